@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+func (e *env) keysCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "List and rotate token signing keys"}
+	cmd.AddCommand(e.keysListCommand(), e.keysRotateCommand())
+	return cmd
+}
+
+// keyJSON is the --json shape of a signing key. It never includes key
+// material: public keys are in the JWKS.
+type keyJSON struct {
+	Kid          string     `json:"kid"`
+	Alg          string     `json:"alg"`
+	State        string     `json:"state"`
+	CreatedAt    time.Time  `json:"created_at"`
+	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	PublishUntil *time.Time `json:"publish_until,omitempty"`
+}
+
+func toKeyJSON(k store.SigningKey) keyJSON {
+	j := keyJSON{Kid: k.ID, Alg: k.Algorithm, State: string(k.State), CreatedAt: k.CreatedAt}
+	if !k.RetiredAt.IsZero() {
+		j.RetiredAt = &k.RetiredAt
+	}
+	if !k.PublishUntil.IsZero() {
+		j.PublishUntil = &k.PublishUntil
+	}
+	return j
+}
+
+func (e *env) keysListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys (active and retired-but-published)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := app.OpenStore(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr))
+			if err != nil {
+				return err
+			}
+			defer func() { _ = st.Close() }()
+			list, err := st.ListSigningKeys(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("list keys: %w", err)
+			}
+			slices.SortStableFunc(list, func(a, b store.SigningKey) int {
+				if a.Algorithm != b.Algorithm {
+					return strings.Compare(a.Algorithm, b.Algorithm)
+				}
+				return a.CreatedAt.Compare(b.CreatedAt)
+			})
+			if asJSON {
+				out := make([]keyJSON, 0, len(list))
+				for _, k := range list {
+					out = append(out, toKeyJSON(k))
+				}
+				return printJSON(e.stdout, map[string]any{"keys": out})
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tPUBLISHED UNTIL")
+			for _, k := range list {
+				until := "-"
+				if !k.PublishUntil.IsZero() {
+					until = k.PublishUntil.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), until)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) keysRotateCommand() *cobra.Command {
+	var asJSON bool
+	var algs []string
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Create new signing keys; they sign from now on and retired keys stay published until their tokens expire",
+		Long: `Create a new active signing key for each algorithm in use (or those named
+with --alg). The new key signs every token from now on. Each key it replaces
+stays in the JWKS until every token it signed has expired, then drops out.
+Running servers on the same store pick up the change within
+signing.key_refresh_interval.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := e.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg.Log, e.stderr)
+			st, err := app.OpenStore(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = st.Close() }()
+			mk, err := app.LoadMasterKey(cfg, log)
+			if err != nil {
+				return err
+			}
+			m, err := app.NewKeyManager(ctx, cfg, st, mk, log, time.Now)
+			if err != nil {
+				return err
+			}
+			if len(algs) == 0 {
+				// id_tokens are always RS256; the access-token key is rotated
+				// too unless it is the HS256 shared secret, which is not a
+				// stored key.
+				algs = []string{keys.RS256}
+				if a := m.AccessTokenAlg(); a != keys.HS256 && a != keys.RS256 {
+					algs = append(algs, a)
+				}
+			}
+			var rotated []keyJSON
+			for _, alg := range algs {
+				k, err := m.Rotate(ctx, alg)
+				if err != nil {
+					return fmt.Errorf("rotate %s: %w", alg, err)
+				}
+				rotated = append(rotated, toKeyJSON(k))
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"rotated": rotated})
+			}
+			for _, k := range rotated {
+				fmt.Fprintf(e.stdout, "rotated %s: new kid %s\n", k.Alg, k.Kid)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringSliceVar(&algs, "alg", nil, "algorithms to rotate (default: every asymmetric algorithm in use)")
+	return cmd
+}

@@ -1,0 +1,109 @@
+// Package httpx holds Gatehouse's HTTP plumbing: the error-returning handler
+// adapter, JSON rendering, request IDs, security headers, body limits,
+// metrics, access logs and panic recovery. It knows nothing of OAuth flows;
+// it renders *oauth.Error values and hides every other error behind a
+// generic server_error.
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/oauth"
+)
+
+// HandlerFunc is an HTTP handler that returns its error instead of writing
+// it. Handlers decode, validate, act and render; failures go up.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts fn to http.Handler. An *oauth.Error is rendered as RFC 6749
+// JSON with its status; any other error becomes a 500 server_error whose
+// cause is logged with the request ID and never sent.
+func Handle(log *slog.Logger, fn HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			WriteError(w, r, log, err)
+		}
+	})
+}
+
+// WriteError renders err as an OAuth JSON error response and logs it when
+// it is the server's fault.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	oe := oauth.As(err)
+	status := oe.HTTPStatus()
+	if status >= 500 {
+		log.ErrorContext(r.Context(), "request failed",
+			slog.String("error", oe.Code), slog.Any("cause", oe.Cause))
+	}
+	for k, v := range oe.Header {
+		w.Header()[k] = v
+	}
+	body := struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{oe.Code, oe.Description}
+	NoStore(w)
+	WriteJSON(w, status, body)
+}
+
+// NoStore marks a response as uncacheable (RFC 6749 §5.1).
+func NoStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only programming errors reach here: every rendered type marshals.
+		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	WriteJSONBytes(w, status, append(b, '\n'))
+}
+
+// WriteJSONBytes writes pre-rendered JSON.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request ID stored in ctx by the middleware, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id, as the middleware does.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// LogHandler wraps h so every record logged with a request's context carries
+// its request_id.
+func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}

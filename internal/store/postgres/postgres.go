@@ -1,0 +1,130 @@
+// Package postgres is the PostgreSQL backend of store.Store, the one to use
+// when several gatehouse nodes share state. It runs the shared sqlstore
+// queries through pgx's database/sql driver.
+//
+// Open returns a *Store, which is a *sqlstore.DB (all store.Store methods)
+// plus Migrate. The schema lives in migrations/ and is applied only when the
+// caller runs Migrate. Tables are created in the first schema of the
+// connection's search_path, so one database can hold several isolated
+// installations (the tests rely on this).
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Pool limits. They keep one node well under PostgreSQL's default
+// max_connections of 100 even with several nodes, and recycle connections
+// so that server-side memory and failovers behind a proxy do not pin them
+// forever.
+const (
+	maxOpenConns    = 20
+	maxIdleConns    = 10
+	connMaxLifetime = 30 * time.Minute
+	connMaxIdleTime = 5 * time.Minute
+)
+
+// uniqueViolation is the SQLSTATE of unique_violation.
+const uniqueViolation = "23505"
+
+// lockSigningKeys serializes rotations. SHARE ROW EXCLUSIVE conflicts with
+// itself and with writers but not with plain reads, so JWKS reads continue
+// during a rotation. Taken as the transaction's first statement, after
+// which each READ COMMITTED statement sees the previous rotation's key.
+const lockSigningKeys = `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`
+
+// Store is a PostgreSQL-backed store.Store.
+type Store struct {
+	*sqlstore.DB
+	db *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string as pgx accepts) and pings it under ctx.
+func Open(ctx context.Context, url string) (*Store, error) {
+	// ParseConfig reports a malformed URL now rather than at first use, and
+	// redacts the password in its errors.
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxLifetime(connMaxLifetime)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s, err := sqlstore.New(db, sqlstore.Dialect{
+		IsUniqueViolation: isUniqueViolation,
+		LockSigningKeys:   lockSigningKeys,
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	return &Store{DB: s, db: db}, nil
+}
+
+// Migrate brings the schema up to date and returns the versions it applied.
+// Nodes starting together serialize on a session advisory lock; the lock id
+// is derived from the target schema so that migrations of unrelated schemas
+// in one database (parallel tests) do not wait for each other.
+func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
+	var schema sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("postgres: migrate: current schema: %w", err)
+	}
+	if !schema.Valid {
+		return nil, errors.New("postgres: migrate: no schema in search_path exists")
+	}
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(migrationLockID(schema.String)),
+		// Poll every second rather than goose's 5 s; give up after 5 min.
+		lock.WithLockTimeout(1, 300),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return sqlstore.Migrate(ctx, s.db, goose.DialectPostgres, fsys, goose.WithSessionLocker(locker))
+}
+
+// migrationLockID maps a schema to an advisory lock id. Advisory locks are
+// per database, not per schema, hence the schema in the key.
+func migrationLockID(schema string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("gatehouse/migrate/" + schema))
+	return int64(h.Sum64()) //nolint:gosec // wrapping to a signed id is intended
+}
+
+func isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == uniqueViolation
+}

@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
+)
+
+// open returns a migrated store in a fresh schema, closed (and the schema
+// dropped) when t ends.
+func open(t *testing.T) *Store {
+	t.Helper()
+	url := testsvc.PostgresSchema(t)
+	s, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+func TestMigrate(t *testing.T) {
+	s, err := Open(t.Context(), testsvc.PostgresSchema(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	got, err := s.Migrate(t.Context())
+	if err != nil || !slices.Equal(got, []int64{1}) {
+		t.Fatalf("first Migrate = %v, %v; want [1], nil", got, err)
+	}
+	got, err = s.Migrate(t.Context())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("second Migrate = %v, %v; want [], nil", got, err)
+	}
+}
+
+// TestMigrateConcurrent starts several migrators on one schema at once, as
+// nodes starting together do: the advisory lock must let exactly one apply
+// the migration and the others find nothing to do.
+func TestMigrateConcurrent(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	const n = 4
+	stores := make([]*Store, n)
+	for i := range stores {
+		s, err := Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		stores[i] = s
+	}
+	applied := make([][]int64, n)
+	errs := make([]error, n)
+	done := make(chan int)
+	for i, s := range stores {
+		go func() {
+			applied[i], errs[i] = s.Migrate(t.Context())
+			done <- i
+		}()
+	}
+	for range n {
+		<-done
+	}
+	total := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Migrate #%d: %v", i, errs[i])
+		}
+		total += len(applied[i])
+	}
+	if total != 1 {
+		t.Errorf("migrations applied across %d concurrent migrators = %v, want version 1 once", n, applied)
+	}
+}
+
+func TestMigrationLockIDPerSchema(t *testing.T) {
+	if migrationLockID("a") == migrationLockID("b") {
+		t.Error("migrationLockID gives two schemas the same lock")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if s, err := Open(t.Context(), "postgres://%zz"); err == nil {
+		_ = s.Close()
+		t.Error("Open(malformed URL) = nil error")
+	}
+	// Nothing listens on port 1; the ping must fail within the context.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if s, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable"); err == nil {
+		_ = s.Close()
+		t.Error("Open(unreachable) = nil error")
+	}
+}

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+)
+
+// open returns a migrated store in a fresh file, closed when t ends.
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+func TestMigrate(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	got, err := s.Migrate(t.Context())
+	if err != nil || !slices.Equal(got, []int64{1}) {
+		t.Fatalf("first Migrate = %v, %v; want [1], nil", got, err)
+	}
+	got, err = s.Migrate(t.Context())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("second Migrate = %v, %v; want [], nil", got, err)
+	}
+}
+
+// TestPragmas checks the DSN settings the concurrency guarantees rest on
+// reach every pooled connection.
+func TestPragmas(t *testing.T) {
+	s := open(t)
+	want := map[string]string{
+		"journal_mode": "wal",
+		"busy_timeout": "5000",
+		"foreign_keys": "1",
+		"synchronous":  "1", // NORMAL
+	}
+	// Hold several connections at once so more than one is checked.
+	conns := make([]*sql.Conn, 3)
+	for i := range conns {
+		c, err := s.db.Conn(t.Context())
+		if err != nil {
+			t.Fatalf("Conn: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		conns[i] = c
+	}
+	for i, c := range conns {
+		for pragma, v := range want {
+			var got string
+			if err := c.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+				t.Fatalf("conn %d: PRAGMA %s: %v", i, pragma, err)
+			}
+			if !strings.EqualFold(got, v) {
+				t.Errorf("conn %d: PRAGMA %s = %q, want %q", i, pragma, got, v)
+			}
+		}
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{
+		"",
+		":memory:",
+		"file:x.db?mode=memory",
+		filepath.Join(dir, "a?b.db"),
+		filepath.Join(dir, "missing-dir", "gatehouse.db"),
+	} {
+		s, err := Open(t.Context(), path)
+		if err == nil {
+			_ = s.Close()
+			t.Errorf("Open(%q) = nil error, want an error", path)
+		}
+	}
+}
+
+// TestReadThenWriteTransactions covers what _txlock=immediate is for: a
+// transaction that reads before it writes (compare-and-set) must wait for
+// the write lock rather than fail with SQLITE_BUSY when another writer
+// commits between its read and its write.
+func TestReadThenWriteTransactions(t *testing.T) {
+	s := open(t)
+	const n = 8
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			errs <- func() error {
+				tx, err := s.db.BeginTx(t.Context(), nil)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = tx.Rollback() }()
+				var count int
+				if err := tx.QueryRowContext(t.Context(), "SELECT count(*) FROM signing_keys").Scan(&count); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(t.Context(),
+					`INSERT INTO signing_keys (id, algorithm, state, public_jwk, sealed_private, created_at)
+					 VALUES ($1, 'ES256', 'retired', x'00', x'00', $2)`, fmt.Sprint("k", i), count+1); err != nil {
+					return err
+				}
+				return tx.Commit()
+			}()
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("read-then-write transaction: %v", err)
+		}
+	}
+}
