@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process with a fresh data dir unless args name one.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestConfigCheckReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(file, []byte("issuer: http://auth.example.com\nlisten: nope\nlsten: typo\ntokens:\n  code_ttl: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "config", "check", "--config", file)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"lsten", "issuer", "listen", "tokens.code_ttl"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not mention %s:\n%s", want, out)
+		}
+	}
+
+	code, out, _ = run(t, "config", "check", "--json", "--config", file)
+	var res struct {
+		OK       bool     `json:"ok"`
+		Problems []string `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--json output is not one JSON object: %v\n%s", err, out)
+	}
+	if code != 1 || res.OK || len(res.Problems) != 5 {
+		t.Fatalf("exit %d, result %+v; want 5 problems (the https issuer also needs a master key)", code, res)
+	}
+}
+
+func TestConfigCheckOK(t *testing.T) {
+	code, out, errOut := run(t, "config", "check", "--data-dir", t.TempDir())
+	if code != 0 || !strings.Contains(out, "configuration OK") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+}
+
+func TestConfigCheckProductionNeedsMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "prod.yaml")
+	if err := os.WriteFile(file, []byte("issuer: https://auth.example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "config", "check", "--config", file, "--data-dir", dir)
+	if code != 1 || !strings.Contains(out, "master_key_file") {
+		t.Fatalf("exit %d, output %s; want a master key problem", code, out)
+	}
+}
+
+func TestUsageErrorExitCode(t *testing.T) {
+	if code, _, _ := run(t, "serve", "--no-such-flag"); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+}
+
+func TestMigrateAndKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := run(t, "migrate", "--json", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("migrate: %d %s", code, errOut)
+	}
+	var mig struct{ Applied []int64 }
+	if err := json.Unmarshal([]byte(out), &mig); err != nil || len(mig.Applied) == 0 {
+		t.Fatalf("migrate --json: %v %s", err, out)
+	}
+	if code, out, _ = run(t, "migrate", "--data-dir", dir); code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %d %s", code, out)
+	}
+
+	code, out, errOut = run(t, "keys", "rotate", "--json", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("rotate: %d %s", code, errOut)
+	}
+	var rot struct {
+		Rotated []struct{ Kid, Alg string }
+	}
+	if err := json.Unmarshal([]byte(out), &rot); err != nil || len(rot.Rotated) != 2 {
+		t.Fatalf("rotate --json: %v %s", err, out)
+	}
+
+	code, out, errOut = run(t, "keys", "list", "--json", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("list: %d %s", code, errOut)
+	}
+	var list struct {
+		Keys []struct {
+			Kid, Alg, State string
+			PublishUntil    *string `json:"publish_until"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	for _, k := range list.Keys {
+		states[k.Alg+"/"+k.State]++
+		if k.State == "retired" && k.PublishUntil == nil {
+			t.Errorf("retired key %s has no publish_until", k.Kid)
+		}
+	}
+	want := map[string]int{"ES256/active": 1, "ES256/retired": 1, "RS256/active": 1, "RS256/retired": 1}
+	for k, n := range want {
+		if states[k] != n {
+			t.Errorf("%s: %d keys, want %d (all: %v)", k, states[k], n, states)
+		}
+	}
+	for _, r := range rot.Rotated {
+		if !strings.Contains(out, r.Kid) {
+			t.Errorf("rotated kid %s not listed", r.Kid)
+		}
+	}
+	if strings.Contains(out, `"d"`) || strings.Contains(out, "sealed") {
+		t.Error("keys list prints key material")
+	}
+
+	code, out, _ = run(t, "keys", "list", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "KID") || strings.Count(out, "\n") != 5 {
+		t.Fatalf("human list: %d\n%s", code, out)
+	}
+}
