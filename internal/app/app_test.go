@@ -441,4 +441,3 @@ func (p *toggleProxy) restore() {
 	p.down = false
 	p.mu.Unlock()
 }
-

@@ -27,11 +27,11 @@ import (
 // Environment variables and defaults naming the test services.
 const (
 	// PostgresURLEnv names the variable holding the test database URL.
-	PostgresURLEnv = "GATEHOUSE_TEST_POSTGRES_URL"
+	PostgresURLEnv = "GHTEST_POSTGRES_URL"
 	// DefaultPostgresURL is used when PostgresURLEnv is unset.
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	// RedisAddrEnv names the variable holding the test Redis host:port.
-	RedisAddrEnv = "GATEHOUSE_TEST_REDIS_ADDR"
+	RedisAddrEnv = "GHTEST_REDIS_ADDR"
 	// DefaultRedisAddr is used when RedisAddrEnv is unset.
 	DefaultRedisAddr = "127.0.0.1:6379"
 )
