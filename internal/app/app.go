@@ -19,23 +19,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authorize"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // App is a configured Gatehouse server.
 type App struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	store    Store
-	keys     *keys.Manager
-	registry *prometheus.Registry
-	handler  http.Handler
-	routes   []Route
-	ready    *readiness
-	now      func() time.Time
+	cfg         *config.Config
+	log         *slog.Logger
+	store       Store
+	keys        *keys.Manager
+	revocations *revocation.List
+	audit       *audit.Log
+	token       *token.Endpoint
+	authorize   *authorize.Endpoint
+	login       *login.Pages
+	pages       *web.Pages
+	registry    *prometheus.Registry
+	handler     http.Handler
+	routes      []Route
+	ready       *readiness
+	now         func() time.Time
 }
 
 // Options holds optional dependencies, mostly for tests.
@@ -88,6 +100,31 @@ func (a *App) init(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	a.ready = &readiness{store: a.store, log: a.log, now: a.now}
+
+	a.revocations = revocation.New(revocation.Config{Store: a.store, Now: a.now, Logger: a.log})
+	// Load the list before serving so the first checks answer from memory.
+	if err := a.revocations.Sync(ctx); err != nil {
+		return fmt.Errorf("load revocation list: %w", err)
+	}
+	a.audit = audit.New(a.store, a.log, a.now)
+	a.token = token.New(token.Config{
+		Issuer:         a.cfg.Issuer,
+		AccessTTL:      a.cfg.Tokens.AccessTTL,
+		IDTokenTTL:     a.cfg.Tokens.IDTokenTTL,
+		RefreshTTL:     a.cfg.Tokens.RefreshTTL,
+		RefreshIdleTTL: a.cfg.Tokens.RefreshIdleTTL,
+		AccessAlg:      a.cfg.Signing.AccessTokenAlg,
+		Signer:         a.keys,
+		Store:          a.store,
+		Revocations:    a.revocations,
+		Auditor:        a.audit,
+		Clients:        token.NewClientAuthenticator(a.store, nil),
+		Now:            a.now,
+		Logger:         a.log,
+	})
+	if err := a.initBrowserFlow(masterKey); err != nil {
+		return err
+	}
 
 	a.routes, err = a.buildRoutes()
 	if err != nil {
@@ -193,6 +230,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.keys.Run(bg, a.cfg.Signing.KeyRefreshInterval) })
+	wg.Go(func() { a.revocations.Run(bg) })
+	wg.Go(func() { a.audit.Run(bg) })
 
 	kinfo := make([]string, 0, 4)
 	if list, err := a.keys.List(ctx); err == nil {

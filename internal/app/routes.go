@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // Access describes who may call a route. Every route declares one; the
@@ -18,6 +20,10 @@ const (
 	// Public routes are part of the documented unauthenticated surface
 	// (discovery, JWKS, health, metrics).
 	Public Access = "public"
+	// ClientAuth routes authenticate an OAuth client (RFC 6749 §2.3).
+	ClientAuth Access = "client"
+	// Bearer routes require one of our access tokens (RFC 6750).
+	Bearer Access = "bearer"
 )
 
 // Route is one entry of the route table.
@@ -33,13 +39,26 @@ func (a *App) Routes() []Route { return a.routes }
 
 // buildRoutes is the whole HTTP surface, top to bottom.
 func (a *App) buildRoutes() ([]Route, error) {
-	meta := oidc.NewMetadata(a.cfg.Issuer, oidc.Features{})
+	meta := oidc.NewMetadata(a.cfg.Issuer, oidc.Features{
+		Authorization:    true,
+		EndSession:       true,
+		Userinfo:         true,
+		Token:            true,
+		Revocation:       true,
+		Introspection:    true,
+		GrantTypes:       a.token.GrantTypes(),
+		TokenAuthMethods: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
+		Scopes:           []string{"openid", "profile", "email", "offline_access"},
+		Claims: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+			"preferred_username", "name", "email", "email_verified"},
+	})
 	discovery, err := meta.Render()
 	if err != nil {
 		return nil, err
 	}
 	const discoveryMaxAge = 3600
 	metrics := promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+	userinfo := oidc.UserinfoHandler(a.token, a.store, a.log)
 
 	routes := []Route{
 		{"GET " + oidc.PathDiscovery, Public, oidc.StaticJSON(discovery, discoveryMaxAge)},
@@ -48,6 +67,24 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"GET /healthz", Public, http.HandlerFunc(healthz)},
 		{"GET /readyz", Public, a.ready},
 		{"GET /metrics", Public, metrics},
+		// Client-authenticated OAuth endpoints: the client's credentials
+		// are the access policy (RFC 6749 §2.3).
+		{"POST /oauth/token", ClientAuth, a.token.Handler()},
+		{"POST /oauth/introspect", ClientAuth, a.token.IntrospectionHandler()},
+		{"POST /oauth/revoke", ClientAuth, a.token.RevocationHandler()},
+		{"GET " + oidc.PathUserinfo, Bearer, userinfo},
+		{"POST " + oidc.PathUserinfo, Bearer, userinfo},
+		// Browser flow: the user signs in on these pages; forms are
+		// CSRF-protected and sessions are cookie-bound.
+		{"GET /oauth/authorize", Public, a.authorize},
+		{"POST /oauth/authorize", Public, a.authorize},
+		{"GET /login", Public, http.HandlerFunc(a.login.LoginForm)},
+		{"POST /login", Public, http.HandlerFunc(a.login.LoginSubmit)},
+		{"GET /consent", Public, http.HandlerFunc(a.login.ConsentForm)},
+		{"POST /consent", Public, http.HandlerFunc(a.login.ConsentSubmit)},
+		{"GET /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
+		{"POST /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
+		{"GET " + web.StaticPattern, Public, a.pages.StaticHandler()},
 	}
 	for _, r := range routes {
 		if r.Access == "" || r.Handler == nil {

@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Version is the build version, set with -ldflags "-X ...cli.Version=v1.2.3".
@@ -32,6 +35,7 @@ type usageError struct{ error }
 
 // env is what every subcommand shares.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	configFile     string
 	// flagKeys maps a flag name to the config key it sets.
@@ -41,7 +45,11 @@ type env struct {
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, flagKeys: map[string]string{}}
+	return run(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, flagKeys: map[string]string{}}
 	root := e.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -71,7 +79,8 @@ func (e *env) rootCommand() *cobra.Command {
 	e.configFlag(pf.String, "data-dir", "data_dir", "", "data directory (embedded store, dev master key)")
 	e.configFlag(pf.String, "store", "store", "", "store: sqlite:PATH or a postgres:// URL")
 
-	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.configCommand(), e.keysCommand())
+	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.configCommand(), e.keysCommand(),
+		e.clientsCommand(), e.usersCommand())
 	return root
 }
 
@@ -123,4 +132,26 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// openStore loads the configuration and opens (and migrates) the store for
+// an admin verb; done closes it.
+func (e *env) openStore(cmd *cobra.Command) (app.Store, func(), error) {
+	cfg, err := e.loadConfig(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := app.OpenStore(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { _ = st.Close() }, nil
+}
+
+// notFound turns store.ErrNotFound into a message naming what was missing.
+func notFound(err error, kind, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no %s %q", kind, id)
+	}
+	return err
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // run executes the CLI in-process with a fresh data dir unless args name one.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(t.Context(), args, &out, &errb)
+	code = run(t.Context(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -23,7 +23,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 	if err := os.WriteFile(file, []byte("issuer: http://auth.example.com\nlisten: nope\nlsten: typo\ntokens:\n  code_ttl: 1h\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := run(t, "config", "check", "--config", file)
+	code, out, _ := runCLI(t, "config", "check", "--config", file)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -33,7 +33,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 		}
 	}
 
-	code, out, _ = run(t, "config", "check", "--json", "--config", file)
+	code, out, _ = runCLI(t, "config", "check", "--json", "--config", file)
 	var res struct {
 		OK       bool     `json:"ok"`
 		Problems []string `json:"problems"`
@@ -47,7 +47,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 }
 
 func TestConfigCheckOK(t *testing.T) {
-	code, out, errOut := run(t, "config", "check", "--data-dir", t.TempDir())
+	code, out, errOut := runCLI(t, "config", "check", "--data-dir", t.TempDir())
 	if code != 0 || !strings.Contains(out, "configuration OK") {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
@@ -59,21 +59,21 @@ func TestConfigCheckProductionNeedsMasterKey(t *testing.T) {
 	if err := os.WriteFile(file, []byte("issuer: https://auth.example.com\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := run(t, "config", "check", "--config", file, "--data-dir", dir)
+	code, out, _ := runCLI(t, "config", "check", "--config", file, "--data-dir", dir)
 	if code != 1 || !strings.Contains(out, "master_key_file") {
 		t.Fatalf("exit %d, output %s; want a master key problem", code, out)
 	}
 }
 
 func TestUsageErrorExitCode(t *testing.T) {
-	if code, _, _ := run(t, "serve", "--no-such-flag"); code != 2 {
+	if code, _, _ := runCLI(t, "serve", "--no-such-flag"); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
 }
 
 func TestMigrateAndKeysCommands(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errOut := run(t, "migrate", "--json", "--data-dir", dir)
+	code, out, errOut := runCLI(t, "migrate", "--json", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("migrate: %d %s", code, errOut)
 	}
@@ -81,11 +81,11 @@ func TestMigrateAndKeysCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &mig); err != nil || len(mig.Applied) == 0 {
 		t.Fatalf("migrate --json: %v %s", err, out)
 	}
-	if code, out, _ = run(t, "migrate", "--data-dir", dir); code != 0 || !strings.Contains(out, "up to date") {
+	if code, out, _ = runCLI(t, "migrate", "--data-dir", dir); code != 0 || !strings.Contains(out, "up to date") {
 		t.Fatalf("second migrate: %d %s", code, out)
 	}
 
-	code, out, errOut = run(t, "keys", "rotate", "--json", "--data-dir", dir)
+	code, out, errOut = runCLI(t, "keys", "rotate", "--json", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("rotate: %d %s", code, errOut)
 	}
@@ -96,7 +96,7 @@ func TestMigrateAndKeysCommands(t *testing.T) {
 		t.Fatalf("rotate --json: %v %s", err, out)
 	}
 
-	code, out, errOut = run(t, "keys", "list", "--json", "--data-dir", dir)
+	code, out, errOut = runCLI(t, "keys", "list", "--json", "--data-dir", dir)
 	if code != 0 {
 		t.Fatalf("list: %d %s", code, errOut)
 	}
@@ -131,7 +131,7 @@ func TestMigrateAndKeysCommands(t *testing.T) {
 		t.Error("keys list prints key material")
 	}
 
-	code, out, _ = run(t, "keys", "list", "--data-dir", dir)
+	code, out, _ = runCLI(t, "keys", "list", "--data-dir", dir)
 	if code != 0 || !strings.Contains(out, "KID") || strings.Count(out, "\n") != 5 {
 		t.Fatalf("human list: %d\n%s", code, out)
 	}

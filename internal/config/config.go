@@ -83,6 +83,8 @@ type Tokens struct {
 	// RefreshIdleTTL is how long a refresh token may go unused.
 	RefreshIdleTTL time.Duration `koanf:"refresh_idle_ttl"`
 	CodeTTL        time.Duration `koanf:"code_ttl"`
+	// SessionTTL is the lifetime of a browser login session at Gatehouse.
+	SessionTTL time.Duration `koanf:"session_ttl"`
 }
 
 // Signing configures token signing keys.
@@ -122,6 +124,7 @@ func Default() Config {
 			RefreshTTL:     30 * 24 * time.Hour,
 			RefreshIdleTTL: 7 * 24 * time.Hour,
 			CodeTTL:        60 * time.Second,
+			SessionTTL:     24 * time.Hour,
 		},
 		Signing: Signing{
 			AccessTokenAlg:     "ES256",
@@ -251,6 +254,7 @@ func (c *Config) Validate() error {
 		{"tokens.refresh_ttl", c.Tokens.RefreshTTL},
 		{"tokens.refresh_idle_ttl", c.Tokens.RefreshIdleTTL},
 		{"tokens.code_ttl", c.Tokens.CodeTTL},
+		{"tokens.session_ttl", c.Tokens.SessionTTL},
 		{"signing.key_refresh_interval", c.Signing.KeyRefreshInterval},
 	}
 	for _, p := range positive {

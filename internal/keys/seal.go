@@ -24,6 +24,20 @@ const sealVersion byte = 1
 // other, domain-separated uses.
 const sealInfo = "gatehouse keys: signing-key seal v1"
 
+// DeriveKey derives an independent 32-byte key for purpose from the master
+// key (HKDF-SHA256, RFC 5869), so one master key can protect several things
+// without any two sharing a key.
+func DeriveKey(masterKey []byte, purpose string) ([]byte, error) {
+	if len(masterKey) != MasterKeySize {
+		return nil, fmt.Errorf("%w: got %d bytes", ErrInvalidMasterKey, len(masterKey))
+	}
+	k, err := hkdf.Key(sha256.New, masterKey, nil, purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("keys: deriving a key for %q: %w", purpose, err)
+	}
+	return k, nil
+}
+
 // sealer seals private keys with AES-256-GCM under a key derived from the
 // master key. Sealed format: version (1 byte) || nonce (12 bytes) ||
 // ciphertext and tag. A random 96-bit nonce is safe here: a deployment seals
@@ -36,9 +50,9 @@ func newSealer(masterKey []byte) (*sealer, error) {
 	if len(masterKey) != MasterKeySize {
 		return nil, fmt.Errorf("%w: got %d bytes", ErrInvalidMasterKey, len(masterKey))
 	}
-	k, err := hkdf.Key(sha256.New, masterKey, nil, sealInfo, 32)
+	k, err := DeriveKey(masterKey, sealInfo)
 	if err != nil {
-		return nil, fmt.Errorf("keys: deriving sealing key: %w", err)
+		return nil, err
 	}
 	block, err := aes.NewCipher(k)
 	if err != nil {

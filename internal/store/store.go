@@ -81,6 +81,12 @@ type SigningKeys interface {
 // Store is everything a backend provides.
 type Store interface {
 	SigningKeys
+	Clients
+	Users
+	Sessions
+	Consents
+	Audit
+	Grants
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -81,6 +81,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s, err := sqlstore.New(db, sqlstore.Dialect{
 		IsUniqueViolation: isUniqueViolation,
 		LockSigningKeys:   lockSigningKeys,
+		ForUpdate:         " FOR UPDATE",
 	})
 	if err != nil {
 		_ = db.Close()

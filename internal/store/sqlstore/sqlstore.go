@@ -6,12 +6,21 @@
 // wherever they agree; the few places they differ are supplied by the backend
 // through a Dialect. Times are stored as BIGINT Unix microseconds in both
 // schemas so that scanning code is shared and no driver time conversion is
-// involved; the zero time.Time is stored as 0.
+// involved; the zero time.Time is stored as 0. String lists and maps are
+// JSON text; booleans are BOOLEAN on PostgreSQL and 0/1 INTEGER on SQLite,
+// which both drivers convert from and to Go bool.
+//
+// Read-modify-write operations run in one transaction that locks what it
+// reads (Dialect.ForUpdate on PostgreSQL; SQLite's BEGIN IMMEDIATE
+// serializes writers), so concurrent redemptions, rotations and
+// revocations of one grant run one after another; see grants.go for the
+// lock order that keeps them free of deadlocks.
 package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -35,6 +44,16 @@ type Dialect struct {
 	// one-active-key index. Backends whose write transactions are already
 	// serialized (SQLite with BEGIN IMMEDIATE) leave it empty.
 	LockSigningKeys string
+
+	// ForUpdate is appended to the SELECT by which a read-modify-write
+	// transaction reads a row it is about to change (a code being redeemed,
+	// a refresh token being rotated, a grant being revoked, a client or
+	// user being updated). It must lock the row until the transaction ends
+	// and make a waiting reader see the committed change, so that the
+	// second of two concurrent redemptions observes the first: " FOR UPDATE"
+	// on PostgreSQL. Backends whose write transactions are already
+	// serialized (SQLite with BEGIN IMMEDIATE) leave it empty.
+	ForUpdate string
 }
 
 // DB implements store.Store on a *sql.DB.
@@ -81,9 +100,125 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// querier is the part of *sql.DB and *sql.Tx that reads and writes need.
+type querier interface {
+	execer
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // scanner is the part of *sql.Row and *sql.Rows that scanning needs.
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// inTx runs fn in a transaction and commits when fn returns nil. Errors
+// are returned unwrapped apart from begin and commit failures, so that
+// callers add their own "sqlstore: <op>:" prefix and sentinel errors (and
+// the errors of update functions) pass through unchanged.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// After a successful Commit this returns sql.ErrTxDone, which is fine.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// conflict maps a uniqueness violation anywhere in err's chain to
+// store.ErrConflict, dropping the driver error so no driver type leaks.
+func (s *DB) conflict(err error) error {
+	if err != nil && s.dialect.IsUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// exec runs a statement and returns how many rows it affected.
+func exec(ctx context.Context, x execer, query string, args ...any) (int64, error) {
+	res, err := x.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}
+
+// errZeroNow is returned by methods whose now is written as a marker
+// (UsedAt, RevokedAt): the zero time is stored as 0, which reads back as
+// "not set", so accepting it would silently leave a code unused or a grant
+// valid.
+var errZeroNow = errors.New("now is the zero time")
+
+// encodeList stores a string list as a JSON array; nil and empty lists
+// are both stored as "[]" and read back as nil. Strings that are not
+// valid UTF-8 are altered by the JSON encoding (to U+FFFD), which only
+// ever makes an exact match such as a redirect URI fail.
+func encodeList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		// Unreachable: a []string always marshals.
+		panic(fmt.Sprintf("sqlstore: marshal string list: %v", err))
+	}
+	return string(b)
+}
+
+func decodeList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("decode string list: %w", err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// encodeMap and decodeMap do for string maps what encodeList and
+// decodeList do for lists; an empty map reads back as nil.
+func encodeMap(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Unreachable: a map[string]string always marshals.
+		panic(fmt.Sprintf("sqlstore: marshal string map: %v", err))
+	}
+	return string(b)
+}
+
+func decodeMap(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode string map: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// nilIfEmpty stores an empty optional byte string as NULL, so that nil and
+// empty read back alike (as nil).
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // toMicros maps the zero time to 0 rather than to its (large negative) Unix

@@ -22,10 +22,7 @@ import (
 // once. Close must tolerate a second call, because the suite also closes
 // stores itself.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []namedTest{
 		{"Ping", testPing},
 		{"Close", testClose},
 		{"CreateGet", testCreateGet},
@@ -45,11 +42,20 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentCreateActive", testConcurrentCreateActive},
 		{"CanceledContext", testCanceledContext},
 	}
+	tests = append(tests, accountTests...)
+	tests = append(tests, grantTests...)
+	tests = append(tests, revocationTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
 		})
 	}
+}
+
+// namedTest is one subtest of the suite; it gets a fresh store.
+type namedTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
 }
 
 // base is a fixed instant with sub-microsecond digits, so that every test

@@ -1,0 +1,153 @@
+package admin
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestClientValidation(t *testing.T) {
+	cases := []struct {
+		name    string
+		spec    ClientSpec
+		wantErr string
+	}{
+		{"confidential web client", ClientSpec{Name: "web", RedirectURIs: []string{"https://app.example/cb"}}, ""},
+		{"public native client", ClientSpec{Name: "cli", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}}, ""},
+		{"machine client", ClientSpec{Name: "ci", GrantTypes: []string{"client_credentials"}, Roles: []string{"deployer"}}, ""},
+		{"no name", ClientSpec{RedirectURIs: []string{"https://app.example/cb"}}, "name"},
+		{"code flow without redirect", ClientSpec{Name: "x"}, "redirect URI"},
+		{"http redirect", ClientSpec{Name: "x", RedirectURIs: []string{"http://app.example/cb"}}, "https"},
+		{"wildcard redirect", ClientSpec{Name: "x", RedirectURIs: []string{"https://*.example/cb"}}, "wildcard"},
+		{"fragment redirect", ClientSpec{Name: "x", RedirectURIs: []string{"https://app.example/cb#x"}}, "fragment"},
+		{"unknown grant", ClientSpec{Name: "x", GrantTypes: []string{"password"}}, "not supported"},
+		{"implicit grant", ClientSpec{Name: "x", GrantTypes: []string{"implicit"}}, "not supported"},
+		{"public client credentials", ClientSpec{Name: "x", Public: true, GrantTypes: []string{"client_credentials"}}, "public clients cannot"},
+		{"public with secret method", ClientSpec{Name: "x", Public: true, AuthMethod: "client_secret_basic", RedirectURIs: []string{"https://a.example/cb"}}, "public clients authenticate"},
+		{"confidential with none", ClientSpec{Name: "x", AuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}, "confidential clients use"},
+		{"refresh without code", ClientSpec{Name: "x", GrantTypes: []string{"client_credentials", "refresh_token"}}, "refresh_token needs"},
+		{"bad scope", ClientSpec{Name: "x", GrantTypes: []string{"client_credentials"}, Scopes: []string{"a\\b"}}, "scope"},
+		{"roles without client credentials", ClientSpec{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, Roles: []string{"admin"}}, "client roles"},
+		{"bad id", ClientSpec{ID: "has space", Name: "x", GrantTypes: []string{"client_credentials"}}, "client id"},
+		{"grace too long", ClientSpec{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, RefreshGrace: time.Hour}, "grace"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := openStore(t)
+			got, sec, err := CreateClient(t.Context(), st, c.spec, time.Now())
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CreateClient: %v", err)
+				}
+				if got.Public != (sec == "") {
+					t.Fatalf("public=%v but secret %q", got.Public, sec)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("CreateClient = %v, want ErrInvalid mentioning %q", err, c.wantErr)
+			}
+		})
+	}
+}
+
+// TestClientSecretIsStoredOnlyHashed is CA-05's storage half.
+func TestClientSecretIsStoredOnlyHashed(t *testing.T) {
+	st := openStore(t)
+	c, sec, err := CreateClient(t.Context(), st, ClientSpec{Name: "ci", GrantTypes: []string{"client_credentials"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec) != 43 {
+		t.Fatalf("secret %q is not 256 bits of base64url", sec)
+	}
+	stored, err := st.GetClient(t.Context(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !secret.Matches(sec, stored.SecretHash) || strings.Contains(string(stored.SecretHash), sec) {
+		t.Fatal("stored secret is not the SHA-256 of the secret")
+	}
+	again, err := RotateClientSecret(t.Context(), st, c.ID, time.Now())
+	if err != nil || again == sec {
+		t.Fatalf("rotate: %v", err)
+	}
+	stored, _ = st.GetClient(t.Context(), c.ID)
+	if secret.Matches(sec, stored.SecretHash) || !secret.Matches(again, stored.SecretHash) {
+		t.Fatal("old secret still valid after rotation")
+	}
+}
+
+func TestUpdateClientKeepsSecretAndRefusesTypeSwitch(t *testing.T) {
+	st := openStore(t)
+	c, sec, _ := CreateClient(t.Context(), st, ClientSpec{Name: "web", RedirectURIs: []string{"https://a.example/cb"}}, time.Now())
+	u, err := UpdateClient(t.Context(), st, c.ID, func(s *ClientSpec) { s.Name = "renamed" }, time.Now())
+	if err != nil || u.Name != "renamed" || !secret.Matches(sec, u.SecretHash) {
+		t.Fatalf("update: %v %+v", err, u)
+	}
+	if _, err := UpdateClient(t.Context(), st, c.ID, func(s *ClientSpec) { s.Public = true }, time.Now()); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("switch to public: %v", err)
+	}
+	if _, err := UpdateClient(t.Context(), st, c.ID, func(s *ClientSpec) { s.RedirectURIs = nil }, time.Now()); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("removing every redirect URI: %v", err)
+	}
+}
+
+func TestUsers(t *testing.T) {
+	st := openStore(t)
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	u, err := CreateUser(t.Context(), st, h, UserSpec{Username: "alice", Email: "alice@example.com", Password: "correct horse", Roles: []string{"admin"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(u.PasswordHash, "correct horse") || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("password stored as %q", u.PasswordHash)
+	}
+	cases := []struct {
+		name string
+		spec UserSpec
+	}{
+		{"duplicate username, other case", UserSpec{Username: "ALICE", Password: "password123"}},
+		{"username equal to another's e-mail", UserSpec{Username: "alice@example.com", Password: "password123"}},
+		{"short password", UserSpec{Username: "bob", Password: "short"}},
+		{"bad e-mail", UserSpec{Username: "bob", Email: "not an address", Password: "password123"}},
+		{"bad username", UserSpec{Username: "bob smith", Password: "password123"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := CreateUser(t.Context(), st, h, c.spec, time.Now()); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("CreateUser = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	for _, ref := range []string{u.ID, "alice", "Alice@Example.com"} {
+		if got, err := FindUser(t.Context(), st, ref); err != nil || got.ID != u.ID {
+			t.Errorf("FindUser(%q) = %v, %v", ref, got.ID, err)
+		}
+	}
+	if _, err := SetPassword(t.Context(), st, h, u.ID, "new password!", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := SetDisabled(t.Context(), st, u.ID, true, time.Now()); err != nil || !d.Disabled {
+		t.Fatalf("disable: %v", err)
+	}
+}

@@ -1,0 +1,259 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Grant types a client may be registered for.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// SupportedGrantTypes returns the grant types the token endpoint implements.
+func SupportedGrantTypes() []string {
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+}
+
+// DefaultUserScopes are allowed for a browser client registered without
+// explicit scopes.
+func DefaultUserScopes() []string { return []string{"openid", "profile", "email", "offline_access"} }
+
+// ErrInvalid wraps every validation failure; the message says what is wrong.
+var ErrInvalid = errors.New("invalid")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// ClientSpec describes a client to create or the new state of one.
+type ClientSpec struct {
+	// ID is optional at creation (a random one is generated).
+	ID                     string
+	Name                   string
+	Public                 bool
+	AuthMethod             string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string
+	Audiences              []string
+	Roles                  []string
+	SkipConsent            bool
+	RefreshGrace           time.Duration
+}
+
+// ClientStore is what client administration needs from the store.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c store.Client) error
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListClients(ctx context.Context) ([]store.Client, error)
+	UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) (store.Client, error)
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// CreateClient validates spec, generates the client secret (confidential
+// clients) and stores only its hash. The returned secret is the only time
+// it exists in clear: show it once.
+func CreateClient(ctx context.Context, st ClientStore, spec ClientSpec, now time.Time) (store.Client, string, error) {
+	if spec.ID == "" {
+		spec.ID = secret.ID()
+	}
+	c, err := buildClient(spec)
+	if err != nil {
+		return store.Client{}, "", err
+	}
+	var plain string
+	if !c.Public {
+		plain = secret.Token()
+		c.SecretHash = secret.Hash(plain)
+	}
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := st.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Client{}, "", invalid("client id %q is taken", c.ID)
+		}
+		return store.Client{}, "", err
+	}
+	return c, plain, nil
+}
+
+// UpdateClient applies change to the stored client and validates the
+// result. Switching between public and confidential is refused: it would
+// need a new secret (delete and recreate the client instead).
+func UpdateClient(ctx context.Context, st ClientStore, id string, change func(*ClientSpec), now time.Time) (store.Client, error) {
+	return st.UpdateClient(ctx, id, func(old store.Client) (store.Client, error) {
+		spec := specOf(old)
+		change(&spec)
+		if spec.Public != old.Public {
+			return old, invalid("a client cannot switch between public and confidential")
+		}
+		spec.ID = old.ID
+		c, err := buildClient(spec)
+		if err != nil {
+			return old, err
+		}
+		c.SecretHash, c.CreatedAt, c.UpdatedAt = old.SecretHash, old.CreatedAt, now
+		return c, nil
+	})
+}
+
+// RotateClientSecret replaces a confidential client's secret and returns
+// the new one (shown once). The old secret stops working at once.
+func RotateClientSecret(ctx context.Context, st ClientStore, id string, now time.Time) (string, error) {
+	plain := secret.Token()
+	_, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+		if c.Public {
+			return c, invalid("public clients have no secret")
+		}
+		c.SecretHash, c.UpdatedAt = secret.Hash(plain), now
+		return c, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return plain, nil
+}
+
+func specOf(c store.Client) ClientSpec {
+	return ClientSpec{
+		ID: c.ID, Name: c.Name, Public: c.Public, AuthMethod: c.TokenEndpointAuthMethod,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, Audiences: c.Audiences, Roles: c.Roles,
+		SkipConsent: c.SkipConsent, RefreshGrace: c.RefreshGrace,
+	}
+}
+
+// buildClient validates spec and fills defaults. Every problem is reported.
+func buildClient(spec ClientSpec) (store.Client, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, invalid(format, args...)) }
+
+	if !validIdentifier(spec.ID, 128) {
+		bad("client id must be 1-128 characters of letters, digits, '-', '_', '.'")
+	}
+	spec.Name = strings.TrimSpace(spec.Name)
+	if spec.Name == "" || len(spec.Name) > 100 {
+		bad("name must be 1-100 characters")
+	}
+	if len(spec.GrantTypes) == 0 {
+		spec.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+	spec.GrantTypes = dedupe(spec.GrantTypes)
+	for _, g := range spec.GrantTypes {
+		if !slices.Contains(SupportedGrantTypes(), g) {
+			bad("grant type %q is not supported (supported: %s)", g, strings.Join(SupportedGrantTypes(), ", "))
+		}
+	}
+	hasCode := slices.Contains(spec.GrantTypes, GrantAuthorizationCode)
+	if slices.Contains(spec.GrantTypes, GrantRefreshToken) && !hasCode {
+		bad("refresh_token needs authorization_code (client_credentials clients get no refresh tokens)")
+	}
+
+	switch {
+	case spec.Public:
+		if spec.AuthMethod == "" {
+			spec.AuthMethod = store.AuthNone
+		}
+		if spec.AuthMethod != store.AuthNone {
+			bad("public clients authenticate with %q only", store.AuthNone)
+		}
+		if slices.Contains(spec.GrantTypes, GrantClientCredentials) {
+			bad("public clients cannot use client_credentials")
+		}
+	default:
+		if spec.AuthMethod == "" {
+			spec.AuthMethod = store.AuthClientSecretBasic
+		}
+		if spec.AuthMethod != store.AuthClientSecretBasic && spec.AuthMethod != store.AuthClientSecretPost {
+			bad("confidential clients use %s or %s", store.AuthClientSecretBasic, store.AuthClientSecretPost)
+		}
+	}
+
+	spec.RedirectURIs = dedupe(spec.RedirectURIs)
+	if hasCode && len(spec.RedirectURIs) == 0 {
+		bad("authorization_code needs at least one redirect URI")
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := oauth.ValidateRedirectURI(u); err != nil {
+			bad("%v", err)
+		}
+	}
+	spec.PostLogoutRedirectURIs = dedupe(spec.PostLogoutRedirectURIs)
+	for _, u := range spec.PostLogoutRedirectURIs {
+		if err := oauth.ValidateRedirectURI(u); err != nil {
+			bad("post-logout %v", err)
+		}
+	}
+	if len(spec.Scopes) == 0 && hasCode {
+		spec.Scopes = DefaultUserScopes()
+	}
+	spec.Scopes = dedupe(spec.Scopes)
+	for _, s := range spec.Scopes {
+		if !oauth.ValidScopeToken(s) {
+			bad("scope %q has characters RFC 6749 §3.3 does not allow", s)
+		}
+	}
+	spec.Audiences = dedupe(spec.Audiences)
+	for _, a := range spec.Audiences {
+		if a == "" || strings.ContainsAny(a, " \t\r\n") || len(a) > 512 {
+			bad("audience %q must be a non-empty string without spaces", a)
+		}
+	}
+	spec.Roles = dedupe(spec.Roles)
+	for _, r := range spec.Roles {
+		if !validIdentifier(r, 64) {
+			bad("role %q must be 1-64 characters of letters, digits, '-', '_', '.'", r)
+		}
+	}
+	if len(spec.Roles) > 0 && !slices.Contains(spec.GrantTypes, GrantClientCredentials) {
+		bad("client roles apply to client_credentials tokens only; add that grant type or drop the roles")
+	}
+	if spec.RefreshGrace < 0 || spec.RefreshGrace > 5*time.Minute {
+		bad("refresh grace must be between 0 and 5m")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return store.Client{}, err
+	}
+	return store.Client{
+		ID: spec.ID, Name: spec.Name, Public: spec.Public, TokenEndpointAuthMethod: spec.AuthMethod,
+		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
+		GrantTypes: spec.GrantTypes, Scopes: spec.Scopes, Audiences: spec.Audiences, Roles: spec.Roles,
+		SkipConsent: spec.SkipConsent, RefreshGrace: spec.RefreshGrace,
+	}, nil
+}
+
+func validIdentifier(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// dedupe drops empty and repeated values, keeping order.
+func dedupe(in []string) []string {
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

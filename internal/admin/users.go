@@ -1,0 +1,124 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// PasswordHasher hashes passwords (package login's Hasher).
+type PasswordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+}
+
+// UserStore is what user administration needs from the store.
+type UserStore interface {
+	CreateUser(ctx context.Context, u store.User) error
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByLogin(ctx context.Context, login string) (store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error)
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// UserSpec describes a user to create.
+type UserSpec struct {
+	Username      string
+	Email         string
+	EmailVerified bool
+	Password      string
+	Roles         []string
+}
+
+// CreateUser validates spec, hashes the password with argon2id and stores
+// the user under a new random ID.
+func CreateUser(ctx context.Context, st UserStore, h PasswordHasher, spec UserSpec, now time.Time) (store.User, error) {
+	u := store.User{
+		ID:            secret.ID(),
+		Username:      strings.TrimSpace(spec.Username),
+		Email:         strings.TrimSpace(spec.Email),
+		EmailVerified: spec.EmailVerified,
+		Roles:         dedupe(spec.Roles),
+		CreatedAt:     now, UpdatedAt: now, PasswordChangedAt: now,
+	}
+	if err := validateUser(u); err != nil {
+		return store.User{}, err
+	}
+	hash, err := h.Hash(ctx, spec.Password)
+	if err != nil {
+		return store.User{}, invalid("%v", err)
+	}
+	u.PasswordHash = hash
+	if err := st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, invalid("username or e-mail is already taken")
+		}
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// FindUser resolves a user by ID, username or e-mail.
+func FindUser(ctx context.Context, st UserStore, ref string) (store.User, error) {
+	u, err := st.GetUser(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = st.GetUserByLogin(ctx, ref)
+	}
+	return u, err
+}
+
+// SetPassword replaces a user's password hash.
+func SetPassword(ctx context.Context, st UserStore, h PasswordHasher, id, pw string, now time.Time) (store.User, error) {
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return store.User{}, invalid("%v", err)
+	}
+	return st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
+		u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, now, now
+		return u, nil
+	})
+}
+
+// SetDisabled disables or re-enables a user. Callers also revoke the user's
+// tokens (a subject not-before revocation) when disabling.
+func SetDisabled(ctx context.Context, st UserStore, id string, disabled bool, now time.Time) (store.User, error) {
+	return st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
+		u.Disabled, u.UpdatedAt = disabled, now
+		return u, nil
+	})
+}
+
+func validateUser(u store.User) error {
+	var errs []error
+	if n := len(u.Username); n == 0 || n > 64 || !validUsername(u.Username) {
+		errs = append(errs, invalid("username must be 1-64 characters of letters, digits, '.', '_', '-', '+' (and '@')"))
+	}
+	if u.Email != "" {
+		a, err := mail.ParseAddress(u.Email)
+		if err != nil || a.Address != u.Email || len(u.Email) > 254 {
+			errs = append(errs, invalid("e-mail %q is not a plain address like name@example.com", u.Email))
+		}
+	}
+	for _, r := range u.Roles {
+		if !validIdentifier(r, 64) {
+			errs = append(errs, invalid("role %q must be 1-64 characters of letters, digits, '-', '_', '.'", r))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validUsername(s string) bool {
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == '-' || c == '+' || c == '@'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,111 @@
+// Package audit records security events (logins, token issuance, refresh
+// token reuse, revocations, logouts): each is logged at once and stored by
+// a background writer, so recording never adds a database round trip to
+// the request that caused it.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Store appends events.
+type Store interface {
+	AppendAuditEvent(ctx context.Context, e store.AuditEvent) (int64, error)
+}
+
+// Log records audit events.
+type Log struct {
+	st      Store
+	log     *slog.Logger
+	now     func() time.Time
+	queue   chan store.AuditEvent
+	dropped atomic.Int64
+}
+
+// queueSize bounds the events waiting to be stored. A burst beyond it is
+// still logged but not stored, and counted.
+const queueSize = 8192
+
+// New returns a Log; Run must be running for events to reach the store.
+func New(st Store, log *slog.Logger, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{st: st, log: log, now: now, queue: make(chan store.AuditEvent, queueSize)}
+}
+
+// Record logs e and queues it for storage. It never blocks.
+func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if e.RequestID == "" {
+		e.RequestID = httpx.RequestID(ctx)
+	}
+	attrs := []slog.Attr{slog.String("event", e.Type)}
+	for k, v := range map[string]string{"client_id": e.ClientID, "user_id": e.UserID, "sid": e.SessionID, "ip": e.IP} {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	if len(e.Details) > 0 {
+		attrs = append(attrs, slog.Any("details", e.Details))
+	}
+	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	select {
+	case l.queue <- e:
+	default:
+		if l.dropped.Add(1)%1000 == 1 {
+			l.log.Warn("audit queue full: events logged but not stored", slog.Int64("dropped_total", l.dropped.Load()))
+		}
+	}
+}
+
+// Dropped returns how many events were logged but not stored.
+func (l *Log) Dropped() int64 { return l.dropped.Load() }
+
+// Run stores queued events until ctx ends, then stores what is left
+// (bounded by a few seconds).
+func (l *Log) Run(ctx context.Context) {
+	for {
+		select {
+		case e := <-l.queue:
+			l.store(ctx, e)
+		case <-ctx.Done():
+			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case e := <-l.queue:
+					l.store(flush, e)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Flush stores every queued event now (for tests and shutdown paths).
+func (l *Log) Flush(ctx context.Context) {
+	for {
+		select {
+		case e := <-l.queue:
+			l.store(ctx, e)
+		default:
+			return
+		}
+	}
+}
+
+func (l *Log) store(ctx context.Context, e store.AuditEvent) {
+	if _, err := l.st.AppendAuditEvent(ctx, e); err != nil && ctx.Err() == nil {
+		l.log.Error("storing audit event failed", slog.String("event", e.Type), slog.Any("error", err))
+	}
+}

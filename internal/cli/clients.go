@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// clientJSON is the --json shape of a client. The secret appears only in
+// the answer to create and rotate-secret; the stored hash never appears.
+type clientJSON struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	Name                    string   `json:"name"`
+	Public                  bool     `json:"public"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scopes                  []string `json:"scopes"`
+	Audiences               []string `json:"audiences"`
+	Roles                   []string `json:"roles"`
+	SkipConsent             bool     `json:"skip_consent"`
+	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
+	CreatedAt               string   `json:"created_at"`
+	UpdatedAt               string   `json:"updated_at"`
+}
+
+func toClientJSON(c store.Client, plainSecret string) clientJSON {
+	nz := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientJSON{
+		ClientID: c.ID, ClientSecret: plainSecret, Name: c.Name, Public: c.Public,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: nz(c.RedirectURIs),
+		PostLogoutRedirectURIs: nz(c.PostLogoutRedirectURIs), GrantTypes: nz(c.GrantTypes),
+		Scopes: nz(c.Scopes), Audiences: nz(c.Audiences), Roles: nz(c.Roles), SkipConsent: c.SkipConsent,
+		RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
+		CreatedAt:           c.CreatedAt.Format(time.RFC3339), UpdatedAt: c.UpdatedAt.Format(time.RFC3339),
+	}
+}
+
+func (e *env) clientsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
+	cmd.AddCommand(e.clientsCreate(), e.clientsList(), e.clientsGet(), e.clientsUpdate(), e.clientsDelete(), e.clientsRotateSecret())
+	return cmd
+}
+
+// clientFlags binds the flags shared by create and update.
+type clientFlags struct {
+	spec  admin.ClientSpec
+	grace time.Duration
+}
+
+func (f *clientFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.spec.Name, "name", "", "display name shown on the consent page")
+	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public)")
+	fs.StringSliceVar(&f.spec.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable; exact match, https or loopback http)")
+	fs.StringSliceVar(&f.spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
+	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials")
+	fs.StringSliceVar(&f.spec.Scopes, "scopes", nil, "scopes the client may request")
+	fs.StringSliceVar(&f.spec.Audiences, "audience", nil, "audience (API identifier) the client may get tokens for (repeatable)")
+	fs.StringSliceVar(&f.spec.Roles, "roles", nil, "roles of client_credentials tokens")
+	fs.BoolVar(&f.spec.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
+	fs.DurationVar(&f.grace, "refresh-grace", 0, "how long a rotated refresh token may be replayed (lost response), e.g. 10s")
+}
+
+func (e *env) clientsCreate() *cobra.Command {
+	var f clientFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Register a client; its secret is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			f.spec.RefreshGrace = f.grace
+			c, plain, err := admin.CreateClient(cmd.Context(), st, f.spec, time.Now())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, toClientJSON(c, plain))
+			}
+			fmt.Fprintf(e.stdout, "client_id:     %s\n", c.ID)
+			if plain != "" {
+				fmt.Fprintf(e.stdout, "client_secret: %s\n\nStore the secret now: it is shown only once and kept only as a hash.\n", plain)
+			}
+			return nil
+		},
+	}
+	f.bind(cmd.Flags())
+	cmd.Flags().StringVar(&f.spec.ID, "id", "", "client_id (default: random)")
+	cmd.Flags().BoolVar(&f.spec.Public, "public", false, "public client (no secret; PKCE required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) clientsList() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List clients",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			list, err := st.ListClients(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := make([]clientJSON, 0, len(list))
+				for _, c := range list {
+					out = append(out, toClientJSON(c, ""))
+				}
+				return printJSON(e.stdout, map[string]any{"clients": out})
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANT TYPES")
+			for _, c := range list {
+				kind := "confidential"
+				if c.Public {
+					kind = "public"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) clientsGet() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "get CLIENT_ID",
+		Short: "Show a client (never its secret)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			c, err := st.GetClient(cmd.Context(), args[0])
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			return e.printClient(c, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) printClient(c store.Client, asJSON bool) error {
+	j := toClientJSON(c, "")
+	if asJSON {
+		return printJSON(e.stdout, j)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+	row("client_id", j.ClientID)
+	row("name", j.Name)
+	row("public", j.Public)
+	row("auth method", j.TokenEndpointAuthMethod)
+	row("redirect URIs", strings.Join(j.RedirectURIs, " "))
+	row("post-logout URIs", strings.Join(j.PostLogoutRedirectURIs, " "))
+	row("grant types", strings.Join(j.GrantTypes, " "))
+	row("scopes", strings.Join(j.Scopes, " "))
+	row("audiences", strings.Join(j.Audiences, " "))
+	row("roles", strings.Join(j.Roles, " "))
+	row("skip consent", j.SkipConsent)
+	row("refresh grace", time.Duration(j.RefreshGraceSeconds)*time.Second)
+	row("created", j.CreatedAt)
+	return tw.Flush()
+}
+
+func (e *env) clientsUpdate() *cobra.Command {
+	var f clientFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID",
+		Short: "Change a client; only the flags given change",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			changed := cmd.Flags().Changed
+			c, err := admin.UpdateClient(cmd.Context(), st, args[0], func(s *admin.ClientSpec) {
+				n := f.spec
+				set := map[string]func(){
+					"name":                     func() { s.Name = n.Name },
+					"auth-method":              func() { s.AuthMethod = n.AuthMethod },
+					"redirect-uri":             func() { s.RedirectURIs = n.RedirectURIs },
+					"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = n.PostLogoutRedirectURIs },
+					"grant-types":              func() { s.GrantTypes = n.GrantTypes },
+					"scopes":                   func() { s.Scopes = n.Scopes },
+					"audience":                 func() { s.Audiences = n.Audiences },
+					"roles":                    func() { s.Roles = n.Roles },
+					"skip-consent":             func() { s.SkipConsent = n.SkipConsent },
+					"refresh-grace":            func() { s.RefreshGrace = f.grace },
+				}
+				for flag, apply := range set {
+					if changed(flag) {
+						apply()
+					}
+				}
+			}, time.Now())
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			return e.printClient(c, asJSON)
+		},
+	}
+	f.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) clientsDelete() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Delete a client",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := st.DeleteClient(cmd.Context(), args[0]); err != nil {
+				return notFound(err, "client", args[0])
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"deleted": args[0]})
+			}
+			fmt.Fprintf(e.stdout, "deleted client %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func (e *env) clientsRotateSecret() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rotate-secret CLIENT_ID",
+		Short: "Replace a confidential client's secret (printed once; the old one stops working)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, done, err := e.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			plain, err := admin.RotateClientSecret(cmd.Context(), st, args[0], time.Now())
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"client_id": args[0], "client_secret": plain})
+			}
+			fmt.Fprintf(e.stdout, "client_secret: %s\n", plain)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}

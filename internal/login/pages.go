@@ -1,0 +1,320 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authorize"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/throttle"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Store is what the pages need from the store.
+type Store interface {
+	SessionStore
+	GetUserByLogin(ctx context.Context, login string) (store.User, error)
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error)
+	SaveConsent(ctx context.Context, c store.Consent) error
+	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]store.Revocation, error)
+}
+
+// Auditor records security events.
+type Auditor interface {
+	Record(ctx context.Context, e store.AuditEvent)
+}
+
+// Revocations receives revocations already written by the store.
+type Revocations interface {
+	Apply(rs []store.Revocation)
+}
+
+// IDTokenHint verifies an id_token_hint we issued and returns its
+// audience (client id), subject and sid.
+type IDTokenHint func(token string) (clientID, sub, sid string, err error)
+
+// Config holds the pages' dependencies.
+type Config struct {
+	Issuer      string
+	Store       Store
+	Sessions    *Sessions
+	CSRF        *CSRF
+	Hasher      *Hasher
+	Pages       *web.Pages
+	Sealer      *authorize.Sealer
+	Revocations Revocations
+	Auditor     Auditor
+	VerifyHint  IDTokenHint
+	// SIDRevocationTTL is how long a logged-out session's sid stays on the
+	// revocation list: the access-token lifetime plus leeway.
+	SIDRevocationTTL time.Duration
+	// AccountLimiter and IPLimiter throttle failed logins (nil: defaults).
+	AccountLimiter *throttle.Limiter
+	IPLimiter      *throttle.Limiter
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// DefaultAccountThrottle allows 5 failures per account, then locks it for
+// 1 s doubling to at most 15 minutes; never permanently.
+func DefaultAccountThrottle() throttle.Policy {
+	return throttle.Policy{Free: 5, BaseLock: time.Second, MaxLock: 15 * time.Minute, Forget: time.Hour}
+}
+
+// DefaultIPThrottle allows 20 failures per address before locking it.
+func DefaultIPThrottle() throttle.Policy {
+	return throttle.Policy{Free: 20, BaseLock: time.Second, MaxLock: 15 * time.Minute, Forget: time.Hour}
+}
+
+// Pages serves /login, /consent and /oauth/logout.
+type Pages struct{ cfg Config }
+
+// New returns the pages.
+func New(cfg Config) *Pages {
+	if cfg.AccountLimiter == nil {
+		cfg.AccountLimiter = throttle.New(DefaultAccountThrottle(), cfg.Now)
+	}
+	if cfg.IPLimiter == nil {
+		cfg.IPLimiter = throttle.New(DefaultIPThrottle(), cfg.Now)
+	}
+	return &Pages{cfg: cfg}
+}
+
+const genericLoginError = "Incorrect username or password."
+
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	if err := p.cfg.Pages.Error(w, status, web.ErrorPage{Title: title, Message: msg, RequestID: httpx.RequestID(r.Context())}); err != nil {
+		p.cfg.Logger.ErrorContext(r.Context(), "render error page", slog.Any("error", err))
+	}
+}
+
+func (p *Pages) render(r *http.Request, err error) {
+	if err != nil {
+		p.cfg.Logger.ErrorContext(r.Context(), "render page", slog.Any("error", err))
+	}
+}
+
+func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	p.cfg.Logger.ErrorContext(r.Context(), "login flow: backing service failed", slog.Any("error", err))
+	w.Header().Set("Retry-After", "2")
+	p.errorPage(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "The service is temporarily unavailable. Please try again.")
+}
+
+// openRequest reads the sealed authorization request from a page.
+func (p *Pages) openRequest(w http.ResponseWriter, r *http.Request, blob string) (authorize.Request, bool) {
+	req, err := p.cfg.Sealer.Open(blob, authorize.KindAuthorize)
+	if err != nil {
+		p.errorPage(w, r, http.StatusBadRequest, "Sign-in request expired",
+			"This sign-in request is no longer valid. Please start again from the application.")
+		return req, false
+	}
+	return req, true
+}
+
+func (p *Pages) clientName(ctx context.Context, id string) string {
+	if c, err := p.cfg.Store.GetClient(ctx, id); err == nil {
+		return c.Name
+	}
+	return ""
+}
+
+// LoginForm serves GET /login.
+func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
+	blob := r.URL.Query().Get(authorize.ResumeParam)
+	req, ok := p.openRequest(w, r, blob)
+	if !ok {
+		return
+	}
+	p.render(r, p.cfg.Pages.Login(w, http.StatusOK, web.LoginPage{
+		Action: authorize.LoginPath, CSRFToken: p.cfg.CSRF.Token(w, r), Login: req.LoginHint,
+		ClientName: p.clientName(r.Context(), req.ClientID), ReturnTo: blob,
+	}))
+}
+
+// LoginSubmit serves POST /login.
+func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	if !p.cfg.CSRF.Check(r) {
+		p.errorPage(w, r, http.StatusForbidden, "Request refused", "The form has expired or did not come from this site. Please go back and try again.")
+		return
+	}
+	blob := r.PostForm.Get("request")
+	req, ok := p.openRequest(w, r, blob)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	login := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		p.render(r, p.cfg.Pages.Login(w, status, web.LoginPage{
+			Action: authorize.LoginPath, CSRFToken: p.cfg.CSRF.Token(w, r), Login: login,
+			ClientName: p.clientName(ctx, req.ClientID), Error: msg, ReturnTo: blob,
+		}))
+	}
+
+	user, err := p.cfg.Store.GetUserByLogin(ctx, login)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.unavailable(w, r, err)
+		return
+	}
+	// Username and e-mail of one account share one counter; unknown names
+	// count under the name typed.
+	acctKey := "login:" + strings.ToLower(login)
+	if known {
+		acctKey = "user:" + user.ID
+	}
+	ip := clientIP(r)
+	ipKey := "ip:" + ip
+	if wait := max(p.cfg.AccountLimiter.Wait(acctKey), p.cfg.IPLimiter.Wait(ipKey)); wait > 0 {
+		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "login_throttled", UserID: user.ID, IP: ip})
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		again(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %d seconds.", int(wait.Seconds())+1))
+		return
+	}
+
+	stored := ""
+	if known {
+		stored = user.PasswordHash
+	}
+	match, err := p.cfg.Hasher.Verify(ctx, password, stored)
+	if err != nil && !errors.Is(err, ErrBadHash) {
+		p.unavailable(w, r, err)
+		return
+	}
+	if !match || !known || user.Disabled {
+		p.cfg.AccountLimiter.Fail(acctKey)
+		p.cfg.IPLimiter.Fail(ipKey)
+		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "login_failed", UserID: user.ID, ClientID: req.ClientID, IP: ip})
+		again(http.StatusUnauthorized, genericLoginError)
+		return
+	}
+	p.cfg.AccountLimiter.Succeed(acctKey)
+
+	sess, err := p.cfg.Sessions.Start(w, r, user)
+	if err != nil {
+		p.unavailable(w, r, err)
+		return
+	}
+	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "login_succeeded", UserID: user.ID, ClientID: req.ClientID,
+		SessionID: sess.ID, IP: ip})
+	req.LoginSID = sess.ID
+	http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
+}
+
+// scopeDescriptions explains the standard scopes on the consent page.
+func scopeDescription(s string) string {
+	switch s {
+	case "openid":
+		return "Confirm who you are"
+	case "profile":
+		return "See your username"
+	case "email":
+		return "See your e-mail address"
+	case "offline_access":
+		return "Stay signed in when you are not using the application"
+	}
+	return "Access: " + s
+}
+
+// ConsentForm serves GET /consent.
+func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) {
+	blob := r.URL.Query().Get(authorize.ResumeParam)
+	req, ok := p.openRequest(w, r, blob)
+	if !ok {
+		return
+	}
+	_, user, signedIn, err := p.cfg.Sessions.Current(r)
+	if err != nil {
+		p.unavailable(w, r, err)
+		return
+	}
+	if !signedIn {
+		// Back to the endpoint, which sends the browser to sign in.
+		http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {blob}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	items := make([]web.ScopeItem, 0, len(req.Scopes))
+	for _, s := range req.Scopes {
+		items = append(items, web.ScopeItem{Name: s, Description: scopeDescription(s)})
+	}
+	p.render(r, p.cfg.Pages.Consent(w, http.StatusOK, web.ConsentPage{
+		Action: authorize.ConsentPath, CSRFToken: p.cfg.CSRF.Token(w, r), Request: blob,
+		ClientName: p.clientName(r.Context(), req.ClientID), UserName: user.Username, Scopes: items,
+	}))
+}
+
+// ConsentSubmit serves POST /consent: approval only by POST with a valid
+// CSRF token.
+func (p *Pages) ConsentSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	if !p.cfg.CSRF.Check(r) {
+		p.errorPage(w, r, http.StatusForbidden, "Request refused", "The form has expired or did not come from this site. Please go back and try again.")
+		return
+	}
+	req, ok := p.openRequest(w, r, r.PostForm.Get("request"))
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	sess, user, signedIn, err := p.cfg.Sessions.Current(r)
+	if err != nil {
+		p.unavailable(w, r, err)
+		return
+	}
+	if !signedIn {
+		p.errorPage(w, r, http.StatusUnauthorized, "Signed out", "You are no longer signed in. Please start again from the application.")
+		return
+	}
+	switch r.PostForm.Get("decision") {
+	case "allow":
+		scopes := req.Scopes
+		if old, err := p.cfg.Store.GetConsent(ctx, user.ID, req.ClientID); err == nil {
+			for _, s := range old.Scopes {
+				if !slices.Contains(scopes, s) {
+					scopes = append(scopes, s)
+				}
+			}
+		}
+		err := p.cfg.Store.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.ClientID, Scopes: scopes, CreatedAt: p.cfg.Now()})
+		if err != nil {
+			p.unavailable(w, r, err)
+			return
+		}
+		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_granted", UserID: user.ID, ClientID: req.ClientID,
+			SessionID: sess.ID, Details: map[string]string{"scope": strings.Join(req.Scopes, " ")}})
+		req.ConsentGiven = true
+		http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
+	case "deny":
+		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_denied", UserID: user.ID, ClientID: req.ClientID, SessionID: sess.ID})
+		http.Redirect(w, r, authorize.ClientRedirect(p.cfg.Issuer, req, url.Values{
+			"error": {"access_denied"}, "error_description": {"the user denied the request"}}), http.StatusSeeOther)
+	default:
+		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "Please choose Allow or Deny.")
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

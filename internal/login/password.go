@@ -1,0 +1,170 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Password length bounds, in characters (Unicode code points). Passwords
+// are never truncated: a longer one is refused rather than silently cut.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+)
+
+// ErrPasswordPolicy reports a password outside the length bounds.
+var ErrPasswordPolicy = fmt.Errorf("password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+
+// ErrBadHash reports a stored password hash Gatehouse cannot read.
+var ErrBadHash = errors.New("login: unreadable password hash")
+
+// Argon2Params are argon2id cost parameters.
+type Argon2Params struct {
+	// MemoryKiB is the memory cost in KiB.
+	MemoryKiB uint32
+	// Time is the number of passes.
+	Time uint32
+	// Threads is the parallelism.
+	Threads uint8
+}
+
+// OWASPParams is the OWASP Password Storage Cheat Sheet's first argon2id
+// configuration: 19 MiB, 2 passes, 1 thread (about 26 ms per hash here).
+func OWASPParams() Argon2Params { return Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1} }
+
+const (
+	saltLen = 16
+	keyLen  = 32
+	// Bounds on parameters read from a stored hash, so a corrupted or
+	// hostile row cannot make one verification take gigabytes.
+	maxMemoryKiB = 256 * 1024
+	maxTime      = 16
+	maxThreads   = 8
+)
+
+// Hasher hashes and verifies passwords with argon2id, running at most a
+// fixed number of hashes at once: each takes MemoryKiB of memory, so an
+// unbounded login flood would otherwise exhaust RAM.
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+	dummy  string
+}
+
+// NewHasher returns a Hasher with params, allowing concurrency parallel
+// hashes (0 means GOMAXPROCS).
+func NewHasher(params Argon2Params, concurrency int) *Hasher {
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	h := &Hasher{params: params, slots: make(chan struct{}, concurrency)}
+	// A hash of a random password with the same parameters, verified when
+	// the user does not exist so that unknown users cost the same time.
+	h.dummy = h.encode(make([]byte, saltLen), argon2.IDKey([]byte(randomString()), make([]byte, saltLen), params.Time, params.MemoryKiB, params.Threads, keyLen))
+	return h
+}
+
+// CheckPolicy reports whether pw meets the length policy.
+func CheckPolicy(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	if n < MinPasswordLen || n > MaxPasswordLen || !utf8.ValidString(pw) {
+		return ErrPasswordPolicy
+	}
+	return nil
+}
+
+// Hash returns the PHC-format argon2id hash of pw, after checking policy.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	if err := CheckPolicy(pw); err != nil {
+		return "", err
+	}
+	salt := make([]byte, saltLen)
+	_, _ = rand.Read(salt)
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	p := h.params
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	return h.encode(salt, key), nil
+}
+
+// Verify reports whether pw matches the stored PHC hash. An empty stored
+// hash (unknown user) is checked against a dummy hash so the answer takes
+// as long as a real one; it never matches.
+func (h *Hasher) Verify(ctx context.Context, pw, stored string) (bool, error) {
+	unknown := stored == ""
+	if unknown {
+		stored = h.dummy
+	}
+	p, salt, want, err := decode(stored)
+	if err != nil {
+		return false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1 && !unknown, nil
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("login: waiting to hash a password: %w", ctx.Err())
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+func (h *Hasher) encode(salt, key []byte) string {
+	p := h.params
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// decode parses "$argon2id$v=19$m=M,t=T,p=P$salt$hash".
+func decode(s string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, ErrBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, ErrBadHash
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &threads); err != nil {
+		return p, nil, nil, ErrBadHash
+	}
+	if p.MemoryKiB < 8 || p.MemoryKiB > maxMemoryKiB || p.Time < 1 || p.Time > maxTime || threads < 1 || threads > maxThreads {
+		return p, nil, nil, ErrBadHash
+	}
+	p.Threads = uint8(threads)
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
+		return p, nil, nil, ErrBadHash
+	}
+	return p, salt, key, nil
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

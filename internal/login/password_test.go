@@ -1,0 +1,140 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testParams keeps tests fast; production uses OWASPParams.
+var testParams = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+func TestHashAndVerify(t *testing.T) {
+	h := NewHasher(testParams, 2)
+	ctx := t.Context()
+	stored, err := h.Hash(ctx, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("not a PHC argon2id string: %s", stored)
+	}
+	other, _ := h.Hash(ctx, "correct horse battery")
+	if other == stored {
+		t.Fatal("same hash twice: salt not random")
+	}
+	cases := []struct {
+		name string
+		pw   string
+		want bool
+	}{
+		{"right", "correct horse battery", true},
+		{"wrong", "correct horse batterx", false},
+		{"prefix", "correct horse batter", false},
+		{"longer", "correct horse battery!", false},
+		{"empty", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ok, err := h.Verify(ctx, c.pw, stored)
+			if err != nil || ok != c.want {
+				t.Fatalf("Verify = %v, %v; want %v", ok, err, c.want)
+			}
+		})
+	}
+}
+
+func TestVerifyUnknownUserNeverMatches(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	for _, pw := range []string{"", "password123", strings.Repeat("a", 128)} {
+		if ok, err := h.Verify(t.Context(), pw, ""); ok || err != nil {
+			t.Fatalf("unknown user matched %q: %v %v", pw, ok, err)
+		}
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	cases := []struct {
+		pw string
+		ok bool
+	}{
+		{"1234567", false},
+		{"12345678", true},
+		{strings.Repeat("é", 8), true}, // characters, not bytes
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false}, // refused, never truncated
+		{"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", false},
+	}
+	for _, c := range cases {
+		err := CheckPolicy(c.pw)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckPolicy(%q) = %v, want ok=%v", c.pw, err, c.ok)
+		}
+		if _, err := NewHasher(testParams, 1).Hash(t.Context(), c.pw); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrPasswordPolicy)) {
+			t.Errorf("Hash(%q) = %v", c.pw, err)
+		}
+	}
+}
+
+func TestVerifyRejectsBadHashes(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	for _, stored := range []string{
+		"plaintext",
+		"$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=18$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1000,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if ok, err := h.Verify(t.Context(), "password", stored); ok || !errors.Is(err, ErrBadHash) {
+			t.Errorf("Verify(%q) = %v, %v; want ErrBadHash", stored, ok, err)
+		}
+	}
+}
+
+func TestHasherCapsConcurrency(t *testing.T) {
+	h := NewHasher(Argon2Params{MemoryKiB: 2048, Time: 1, Threads: 1}, 2)
+	var inFlight, peak atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			// Observe the semaphore directly: len(slots) is the number of
+			// hashes running.
+			_ = h.acquire(context.Background())
+			n := inFlight.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			inFlight.Add(-1)
+			h.release()
+		})
+	}
+	wg.Wait()
+	if peak.Load() > 2 {
+		t.Fatalf("%d hashes ran at once, cap is 2", peak.Load())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	_ = h.acquire(ctx)
+	_ = h.acquire(ctx)
+	cancel()
+	if _, err := h.Hash(ctx, "password123"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash with full slots and canceled ctx = %v", err)
+	}
+}
+
+func BenchmarkArgon2idOWASP(b *testing.B) {
+	h := NewHasher(OWASPParams(), 1)
+	stored, _ := h.Hash(b.Context(), "correct horse battery")
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = h.Verify(b.Context(), "correct horse battery", stored)
+	}
+}

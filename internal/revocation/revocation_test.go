@@ -1,0 +1,149 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestRevokeIsSeenByAnotherNode(t *testing.T) {
+	st := openStore(t)
+	c := &clock{t: time.Now()}
+	nodeA := New(Config{Store: st, Now: c.now})
+	nodeB := New(Config{Store: st, Now: c.now})
+	for _, l := range []*List{nodeA, nodeB} {
+		if err := l.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iat := c.now().Add(-time.Minute)
+	exp := c.now().Add(time.Hour)
+	err := nodeA.Revoke(t.Context(),
+		store.Revocation{Kind: store.RevokeJTI, Value: "jti-1", ExpiresAt: exp},
+		store.Revocation{Kind: store.RevokeSID, Value: "sid-1", ExpiresAt: exp},
+		store.Revocation{Kind: store.RevokeSubject, Value: "alice", NotBefore: SubjectNotBefore(c.now()), ExpiresAt: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(l *List, jti, sid, sub string, iat time.Time, want bool) {
+		t.Helper()
+		got, err := l.IsRevoked(t.Context(), jti, sid, sub, iat)
+		if err != nil || got != want {
+			t.Fatalf("IsRevoked(%q,%q,%q) = %v, %v; want %v", jti, sid, sub, got, err, want)
+		}
+	}
+	check(nodeA, "jti-1", "", "bob", iat, true)
+	// Node B answers from its (fresh) copy until it follows the feed.
+	check(nodeB, "jti-1", "", "bob", iat, false)
+	if err := nodeB.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check(nodeB, "jti-1", "", "bob", iat, true)
+	check(nodeB, "other", "sid-1", "bob", iat, true)
+	check(nodeB, "other", "", "alice", iat, true)
+	// A subject entry covers tokens issued in its second, not after.
+	check(nodeB, "other", "", "alice", SubjectNotBefore(c.now()), false)
+	check(nodeB, "other", "sid-2", "bob", iat, false)
+
+	// Entries lapse with their expiry.
+	c.add(2 * time.Hour)
+	_ = nodeB.Sync(t.Context())
+	check(nodeB, "jti-1", "sid-1", "alice", iat, false)
+}
+
+func TestRunFollowsTheFeed(t *testing.T) {
+	st := openStore(t)
+	writer := New(Config{Store: st})
+	reader := New(Config{Store: st, PollInterval: 20 * time.Millisecond})
+	_ = reader.Sync(t.Context())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go reader.Run(ctx)
+	if err := writer.Revoke(t.Context(), store.Revocation{Kind: store.RevokeJTI, Value: "j", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if r, _ := reader.IsRevoked(t.Context(), "j", "", "", time.Now()); r {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower never saw the revocation")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failingStore fails every call, to show checks fail closed.
+type failingStore struct{ Store }
+
+var errDown = errors.New("store down")
+
+func (failingStore) IsRevoked(context.Context, string, string, string, time.Time, time.Time) (bool, error) {
+	return false, errDown
+}
+
+func (failingStore) RevocationsSince(context.Context, int64, time.Time, int) ([]store.Revocation, error) {
+	return nil, errDown
+}
+
+func (failingStore) AddRevocations(context.Context, []store.Revocation, time.Time) ([]store.Revocation, error) {
+	return nil, errDown
+}
+
+func TestFailsClosed(t *testing.T) {
+	st := openStore(t)
+	c := &clock{t: time.Now()}
+	l := New(Config{Store: st, Now: c.now, StaleAfter: time.Second})
+	if err := l.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l.cfg.Store = failingStore{}
+	// Fresh copy: answers from memory.
+	if r, err := l.IsRevoked(t.Context(), "x", "", "", c.now()); r || err != nil {
+		t.Fatalf("fresh copy: %v %v", r, err)
+	}
+	// Stale copy and the store down: an error, never "not revoked".
+	c.add(2 * time.Second)
+	if _, err := l.IsRevoked(t.Context(), "x", "", "", c.now()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("stale copy with the store down: %v, want ErrUnavailable", err)
+	}
+	if l.Healthy() {
+		t.Fatal("Healthy with a stale copy")
+	}
+	// A revocation that cannot be recorded is an error.
+	if err := l.Revoke(t.Context(), store.Revocation{Kind: store.RevokeJTI, Value: "y", ExpiresAt: c.now().Add(time.Hour)}); err == nil {
+		t.Fatal("Revoke succeeded with the store down")
+	}
+}

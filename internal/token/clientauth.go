@@ -1,0 +1,140 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/throttle"
+)
+
+// ClientStore looks clients up.
+type ClientStore interface {
+	GetClient(ctx context.Context, id string) (store.Client, error)
+}
+
+// ClientAuthenticator authenticates clients at the token, introspection and
+// revocation endpoints (RFC 6749 §2.3) and throttles repeated failures per
+// client and address (RFC 6819 §5.1.4.2.3).
+type ClientAuthenticator struct {
+	clients ClientStore
+	limiter *throttle.Limiter
+}
+
+// NewClientAuthenticator returns an authenticator over clients with a
+// failure limiter (nil means a default policy: 10 free failures, then locks
+// from 1 s doubling up to 5 min).
+func NewClientAuthenticator(clients ClientStore, limiter *throttle.Limiter) *ClientAuthenticator {
+	if limiter == nil {
+		limiter = throttle.New(DefaultClientThrottle(), nil)
+	}
+	return &ClientAuthenticator{clients: clients, limiter: limiter}
+}
+
+// DefaultClientThrottle is the failure policy for client authentication.
+func DefaultClientThrottle() throttle.Policy {
+	return throttle.Policy{Free: 10, BaseLock: time.Second, MaxLock: 5 * time.Minute, Forget: 15 * time.Minute}
+}
+
+// errClientAuth is the one answer for every authentication failure, so an
+// unknown client and a wrong secret look the same (RFC 6749 §5.2).
+func errClientAuth(cause error) *oauth.Error {
+	h := http.Header{}
+	h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+	return &oauth.Error{Code: oauth.CodeInvalidClient, Description: "client authentication failed",
+		Status: http.StatusUnauthorized, Header: h, Cause: cause}
+}
+
+// Authenticate returns the calling client. Public clients identify
+// themselves with client_id only; confidential clients must use their
+// registered method, and a request may use only one method.
+func (a *ClientAuthenticator) Authenticate(r *http.Request, f oauth.Form) (store.Client, error) {
+	basicID, basicSecret, hasBasic, err := basicCredentials(r)
+	if err != nil {
+		return store.Client{}, errClientAuth(err)
+	}
+	bodyID, bodySecret, hasBodySecret := f.Get("client_id"), f.Get("client_secret"), f.Has("client_secret")
+	switch {
+	case hasBasic && hasBodySecret:
+		return store.Client{}, oauth.NewError(oauth.CodeInvalidRequest, "use exactly one client authentication method")
+	case hasBasic && bodyID != "" && bodyID != basicID:
+		return store.Client{}, oauth.NewError(oauth.CodeInvalidRequest, "client_id does not match the authenticated client")
+	}
+	id := bodyID
+	if hasBasic {
+		id = basicID
+	}
+	if id == "" {
+		return store.Client{}, errClientAuth(errors.New("no client_id"))
+	}
+
+	key := id + "|" + remoteIP(r)
+	if wait := a.limiter.Wait(key); wait > 0 {
+		h := http.Header{}
+		h.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		return store.Client{}, &oauth.Error{Code: oauth.CodeInvalidClient, Status: http.StatusTooManyRequests, Header: h,
+			Description: "too many failed authentication attempts; retry later"}
+	}
+
+	c, err := a.clients.GetClient(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Spend the same work as a real comparison.
+		secret.Matches(basicSecret+bodySecret, make([]byte, 32))
+		a.limiter.Fail(key)
+		return store.Client{}, errClientAuth(fmt.Errorf("unknown client %q", id))
+	case err != nil:
+		return store.Client{}, oauth.Unavailable(fmt.Errorf("load client: %w", err))
+	}
+
+	var ok bool
+	switch c.TokenEndpointAuthMethod {
+	case store.AuthNone:
+		ok = c.Public && !hasBasic && !hasBodySecret
+	case store.AuthClientSecretBasic:
+		ok = hasBasic && secret.Matches(basicSecret, c.SecretHash)
+	case store.AuthClientSecretPost:
+		ok = hasBodySecret && secret.Matches(bodySecret, c.SecretHash)
+	}
+	if !ok {
+		a.limiter.Fail(key)
+		return store.Client{}, errClientAuth(fmt.Errorf("client %q: wrong credentials for method %s", id, c.TokenEndpointAuthMethod))
+	}
+	a.limiter.Succeed(key)
+	return c, nil
+}
+
+// basicCredentials decodes HTTP Basic client credentials, which RFC 6749
+// §2.3.1 form-urlencodes before base64.
+func basicCredentials(r *http.Request) (id, pw string, ok bool, err error) {
+	rawID, rawPW, ok := r.BasicAuth()
+	if !ok {
+		return "", "", false, nil
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", true, errors.New("malformed basic credentials")
+	}
+	if pw, err = url.QueryUnescape(rawPW); err != nil {
+		return "", "", true, errors.New("malformed basic credentials")
+	}
+	return id, pw, true, nil
+}
+
+// remoteIP is the peer address. Deployments behind a proxy will need a
+// trusted-proxy setting to use forwarded addresses; until then throttling
+// keys on the proxy's address, which errs on the side of throttling more.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,149 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Introspection is RFC 7662's response. An inactive token is exactly
+// {"active":false}: nothing about why, nothing about the token.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	SID       string   `json:"sid,omitempty"`
+	Roles     []string `json:"roles,omitempty"`
+}
+
+var inactive = []byte(`{"active":false}` + "\n")
+
+// IntrospectionHandler serves POST /oauth/introspect.
+func (e *Endpoint) IntrospectionHandler() http.Handler {
+	return httpx.Handle(e.cfg.Logger, e.introspect)
+}
+
+func (e *Endpoint) introspect(w http.ResponseWriter, r *http.Request) error {
+	f, err := oauth.ParseForm(r)
+	if err != nil {
+		return err
+	}
+	caller, err := e.cfg.Clients.Authenticate(r, f)
+	if err != nil {
+		return err
+	}
+	if caller.Public {
+		return oauth.NewError(oauth.CodeUnauthorizedClient, "public clients cannot introspect tokens")
+	}
+	tok := f.Get("token")
+	if tok == "" {
+		return oauth.NewError(oauth.CodeInvalidRequest, "token is required")
+	}
+	httpx.NoStore(w)
+	var res *Introspection
+	if looksLikeJWT(tok) {
+		res, err = e.introspectAccess(r.Context(), tok, caller)
+	} else {
+		res, err = e.introspectRefresh(r.Context(), tok, caller)
+	}
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		httpx.WriteJSONBytes(w, http.StatusOK, inactive)
+		return nil
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// VerifyAccessToken verifies one of our access tokens (signature, typ,
+// issuer, expiry) and checks the revocation list. A nil error means valid.
+func (e *Endpoint) VerifyAccessToken(ctx context.Context, tok string) (*AccessClaims, error) {
+	var c AccessClaims
+	err := e.cfg.Signer.VerifyClaims(tok, keys.VerifyOptions{
+		Algorithms: []string{e.cfg.AccessAlg},
+		Typ:        TypAccessToken,
+		Issuer:     e.cfg.Issuer,
+		Leeway:     keys.MaxLeeway,
+	}, &c)
+	if err != nil {
+		return nil, err
+	}
+	var iat time.Time
+	if c.IssuedAt != nil {
+		iat = c.IssuedAt.Time
+	}
+	revoked, err := e.cfg.Revocations.IsRevoked(ctx, c.ID, c.SID, c.Subject, iat)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	if revoked {
+		return nil, errRevoked
+	}
+	return &c, nil
+}
+
+var errRevoked = errors.New("token: revoked")
+
+func (e *Endpoint) introspectAccess(ctx context.Context, tok string, caller store.Client) (*Introspection, error) {
+	c, err := e.VerifyAccessToken(ctx, tok)
+	if err != nil {
+		if oe, ok := errors.AsType[*oauth.Error](err); ok {
+			return nil, oe // the revocation list could not answer: fail closed
+		}
+		return nil, nil
+	}
+	// A caller learns only about tokens meant for it: issued to it, or
+	// with one of its audiences (RFC 7662 §4).
+	if c.ClientID != caller.ID && !slices.ContainsFunc(c.Audience, func(a string) bool {
+		return a == caller.ID || slices.Contains(caller.Audiences, a)
+	}) {
+		return nil, nil
+	}
+	res := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer",
+		Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.ID, SID: c.SID, Roles: c.Roles}
+	if c.ExpiresAt != nil {
+		res.Exp = c.ExpiresAt.Unix()
+	}
+	if c.IssuedAt != nil {
+		res.Iat = c.IssuedAt.Unix()
+	}
+	return res, nil
+}
+
+func (e *Endpoint) introspectRefresh(ctx context.Context, tok string, caller store.Client) (*Introspection, error) {
+	rt, g, err := e.cfg.Store.GetRefreshToken(ctx, secret.Hash(tok))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, oauth.Unavailable(err)
+	}
+	now := e.cfg.Now()
+	if g.ClientID != caller.ID || !g.RevokedAt.IsZero() || !rt.UsedAt.IsZero() ||
+		!rt.ExpiresAt.After(now) || !g.ExpiresAt.After(now) {
+		return nil, nil
+	}
+	return &Introspection{Active: true, Scope: oauth.JoinScope(g.Scopes), ClientID: g.ClientID,
+		TokenType: "refresh_token", Sub: g.UserID, Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(),
+		Iss: e.cfg.Issuer, SID: g.SessionID}, nil
+}

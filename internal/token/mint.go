@@ -1,0 +1,142 @@
+package token
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// TypAccessToken is the JOSE "typ" of RFC 9068 access tokens.
+const TypAccessToken = "at+jwt"
+
+// AccessClaims are the claims of an RFC 9068 access token.
+type AccessClaims struct {
+	jwt.RegisteredClaims
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+	// SID is the browser session the token descends from (user grants).
+	SID      string `json:"sid,omitempty"`
+	AuthTime int64  `json:"auth_time,omitempty"`
+	Email    string `json:"email,omitempty"`
+}
+
+// GetID returns the jti (keys.IdentifiedClaims).
+func (c *AccessClaims) GetID() string { return c.ID }
+
+// Minter signs access tokens and id_tokens.
+type Minter struct {
+	Issuer    string
+	AccessTTL time.Duration
+	// IDTokenTTL is the lifetime of id_tokens.
+	IDTokenTTL time.Duration
+	// Alg signs access tokens; id_tokens are always RS256.
+	Alg    string
+	Signer Signer
+	Now    func() time.Time
+}
+
+// Access is what goes into one access token.
+type Access struct {
+	Subject   string
+	ClientID  string
+	Audiences []string
+	Scopes    []string
+	Roles     []string
+	SID       string
+	AuthTime  time.Time
+	Email     string
+}
+
+// Minted is a signed access token.
+type Minted struct {
+	Token     string
+	JTI       string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Access signs an access token for a.
+func (m *Minter) Access(a Access) (Minted, error) {
+	now := m.Now().Truncate(time.Second)
+	exp := now.Add(m.AccessTTL)
+	c := &AccessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    m.Issuer,
+			Subject:   a.Subject,
+			Audience:  a.Audiences,
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        secret.ID(),
+		},
+		ClientID: a.ClientID,
+		Scope:    strings.Join(a.Scopes, " "),
+		Roles:    a.Roles,
+		SID:      a.SID,
+		Email:    a.Email,
+	}
+	if !a.AuthTime.IsZero() {
+		c.AuthTime = a.AuthTime.Unix()
+	}
+	tok, err := m.Signer.Sign(m.Alg, TypAccessToken, c)
+	if err != nil {
+		return Minted{}, fmt.Errorf("token: sign access token: %w", err)
+	}
+	return Minted{Token: tok, JTI: c.ID, IssuedAt: now, ExpiresAt: exp}, nil
+}
+
+// userGrant is what one token response of a user grant (authorization_code,
+// refresh_token) is minted from.
+type userGrant struct {
+	Client    store.Client
+	User      store.User
+	Scopes    []string
+	Audiences []string
+	SID       string
+	AuthTime  time.Time
+	// Nonce is echoed in the id_token (code grant only: OIDC Core §12.2
+	// leaves it out of refreshed id_tokens).
+	Nonce string
+}
+
+// forUser signs the access token and, with the "openid" scope, the
+// id_token of a user grant, and returns the response without its refresh
+// token. Both are signed before the store transaction that records them,
+// so the transaction holds its locks only for the writes.
+func (m *Minter) forUser(g userGrant) (Minted, *Response, error) {
+	a := Access{Subject: g.User.ID, ClientID: g.Client.ID, Audiences: g.Audiences, Scopes: g.Scopes,
+		Roles: g.User.Roles, SID: g.SID, AuthTime: g.AuthTime}
+	if slices.Contains(g.Scopes, ScopeEmail) {
+		a.Email = g.User.Email
+	}
+	at, err := m.Access(a)
+	if err != nil {
+		return Minted{}, nil, err
+	}
+	resp := &Response{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: int64(m.AccessTTL.Seconds()),
+		Scope: oauth.JoinScope(g.Scopes)}
+	if slices.Contains(g.Scopes, ScopeOpenID) {
+		resp.IDToken, err = m.IDToken(IDToken{ClientID: g.Client.ID, User: g.User, Scopes: g.Scopes,
+			SID: g.SID, AuthTime: g.AuthTime, Nonce: g.Nonce, AccessToken: at.Token})
+		if err != nil {
+			return Minted{}, nil, err
+		}
+	}
+	return at, resp, nil
+}
+
+// issuedAccess is how the store records an access token of a grant. The
+// recorded expiry includes the verifiers' leeway: revoking the grant turns
+// it into a revocation entry, which must outlive every verifier's
+// acceptance of the token.
+func issuedAccess(at Minted) store.IssuedAccessToken {
+	return store.IssuedAccessToken{JTI: at.JTI, ExpiresAt: at.ExpiresAt.Add(keys.MaxLeeway)}
+}

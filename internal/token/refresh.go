@@ -1,0 +1,156 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// refreshToken is RFC 6749 §6 with the rotation of RFC 9700 §4.14.2: every
+// use returns a new refresh token in the same family (grant), inside one
+// store transaction, and presenting a spent one (outside the client's grace
+// window) is taken as theft: the whole family and its browser session are
+// revoked.
+type refreshToken struct {
+	cfg    *Config
+	minter *Minter
+}
+
+var errBadRefresh = oauth.NewError(oauth.CodeInvalidGrant, "the refresh token is invalid, expired or revoked")
+
+func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form, c store.Client) (*Response, error) {
+	plain := f.Get("refresh_token")
+	if plain == "" {
+		return nil, oauth.NewError(oauth.CodeInvalidRequest, "refresh_token is required")
+	}
+	hash := secret.Hash(plain)
+	_, gr, err := g.cfg.Store.GetRefreshToken(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errBadRefresh
+	case err != nil:
+		return nil, oauth.Unavailable(fmt.Errorf("load refresh token: %w", err))
+	}
+	// RT-03: bound to its client (RFC 6749 §6); another client learns
+	// nothing and changes nothing.
+	if gr.ClientID != c.ID {
+		return nil, errBadRefresh
+	}
+	// Spent, expired and revoked tokens are left to the store, which
+	// decides under its lock; only a revoked family is refused early, to
+	// skip signing tokens that could never be issued.
+	if !gr.RevokedAt.IsZero() {
+		return nil, errBadRefresh
+	}
+	scopes, err := refreshScopes(f, gr.Scopes, c.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	// RT-07: a disabled or deleted user's grants stop working at once.
+	u, err := activeUser(ctx, g.cfg.Store, gr.UserID)
+	if err != nil {
+		return nil, err
+	}
+	base := gr.Audiences
+	if len(base) == 0 {
+		base, _ = requestedAudiences(oauth.Form{}, c)
+	}
+	aud, err := narrowAudiences(f, base)
+	if err != nil {
+		return nil, err
+	}
+	// RBAC-05: roles are read now, not copied from the grant, so a role
+	// change reaches the user's tokens at the next refresh.
+	at, resp, err := g.minter.forUser(userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud,
+		SID: gr.SessionID, AuthTime: gr.AuthTime})
+	if err != nil {
+		return nil, err
+	}
+
+	now := g.cfg.Now()
+	next := secret.Token()
+	iss := store.Issue{RefreshToken: newRefreshToken(next, gr, now, g.cfg.RefreshIdleTTL), AccessToken: issuedAccess(at)}
+	rotated, revs, err := g.cfg.Store.RotateRefreshToken(ctx, hash, now, c.RefreshGrace, iss)
+	switch {
+	case errors.Is(err, store.ErrReused):
+		if rotated.ID == "" {
+			rotated = gr
+		}
+		g.reuseDetected(ctx, rotated, revs)
+		return nil, errBadRefresh
+	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrNotFound):
+		return nil, errBadRefresh
+	case err != nil:
+		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
+	}
+	resp.RefreshToken = next
+	g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "token_issued", ClientID: c.ID, UserID: u.ID, SessionID: gr.SessionID,
+		Details: map[string]string{"grant_type": GrantRefreshToken, "grant_id": gr.ID, "jti": at.JTI}})
+	return resp, nil
+}
+
+// reuseDetected finishes what the store began when it revoked the family
+// of a replayed refresh token: it publishes the revocations to this node's
+// list and ends the browser session the family came from, since whoever
+// replayed the token may hold that session's other grants too (DESIGN.md
+// §4: "reuse of a spent token revokes the family and its session").
+func (g *refreshToken) reuseDetected(ctx context.Context, gr store.Grant, revs []store.Revocation) {
+	g.cfg.Revocations.Apply(revs)
+	details := map[string]string{"grant_id": gr.ID, "revoked_tokens": fmt.Sprint(len(revs))}
+	if gr.SessionID != "" {
+		now := g.cfg.Now()
+		// The sid entry must outlive every access token of the session,
+		// including the verifiers' leeway.
+		srevs, err := g.cfg.Store.EndSession(ctx, gr.SessionID, now, now.Add(g.cfg.AccessTTL+keys.MaxLeeway))
+		if err != nil {
+			// The family is revoked already (that committed with the
+			// reuse); the answer stays invalid_grant, and the failure to
+			// end the session is for operators to see.
+			details["session_end_failed"] = "true"
+			g.cfg.Logger.ErrorContext(ctx, "ending the session of a reused refresh token failed",
+				slog.String("sid", gr.SessionID), slog.Any("error", err))
+		} else {
+			g.cfg.Revocations.Apply(srevs)
+		}
+	}
+	g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "refresh_token_reuse_detected", ClientID: gr.ClientID,
+		UserID: gr.UserID, SessionID: gr.SessionID, Details: details})
+}
+
+// refreshScopes returns the scopes of the refreshed access token: those
+// requested, which must all have been granted (RFC 6749 §6), or else the
+// whole grant; in both cases only scopes the client is still allowed.
+// A scope removed from the client is dropped silently when implied and
+// refused when asked for by name.
+func refreshScopes(f oauth.Form, granted, allowed []string) ([]string, error) {
+	want := granted
+	if f.Has("scope") {
+		req, err := oauth.ParseScope(f.Get("scope"))
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range req {
+			if !slices.Contains(granted, s) || !slices.Contains(allowed, s) {
+				return nil, oauth.NewError(oauth.CodeInvalidScope, "a requested scope exceeds the original grant")
+			}
+		}
+		if len(req) > 0 {
+			want = req
+		}
+	}
+	var out []string
+	for _, s := range want {
+		if slices.Contains(allowed, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,189 @@
+// Package token implements the token endpoint (RFC 6749 §3.2, §5) with the
+// authorization_code (§4.1.3, PKCE per RFC 7636 §4.6), refresh_token (§6,
+// rotation per RFC 9700 §4.14.2) and client_credentials (§4.4) grants,
+// token introspection (RFC 7662) and revocation (RFC 7009), and mints JWT
+// access tokens per RFC 9068 and id_tokens per OpenID Connect Core §2.
+//
+// The endpoint parses the request once, authenticates the client once,
+// checks that the client may use the grant, then hands over to one small
+// type per grant (one file each).
+package token
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Signer signs and verifies JWTs (package keys' Manager).
+type Signer interface {
+	Sign(alg, typ string, claims jwt.Claims) (string, error)
+	VerifyClaims(token string, opts keys.VerifyOptions, claims keys.IdentifiedClaims) error
+}
+
+// Auditor records security events.
+type Auditor interface {
+	Record(ctx context.Context, e store.AuditEvent)
+}
+
+// Revoker is the revocation list.
+type Revoker interface {
+	IsRevoked(ctx context.Context, jti, sid, sub string, iat time.Time) (bool, error)
+	Revoke(ctx context.Context, rs ...store.Revocation) error
+	Apply(rs []store.Revocation)
+}
+
+// Store is what the endpoints need from the store.
+type Store interface {
+	ClientStore
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetAuthCode(ctx context.Context, hash []byte) (store.AuthCode, error)
+	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g store.Grant, iss store.Issue) ([]store.Revocation, error)
+	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, store.Grant, error)
+	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss store.Issue) (store.Grant, []store.Revocation, error)
+	RevokeGrant(ctx context.Context, id string, now time.Time) ([]store.Revocation, error)
+	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]store.Revocation, error)
+}
+
+// Config holds the endpoints' dependencies.
+type Config struct {
+	Issuer    string
+	AccessTTL time.Duration
+	// IDTokenTTL is the lifetime of id_tokens (default 1h).
+	IDTokenTTL time.Duration
+	// RefreshTTL is the absolute lifetime of a grant, the family of
+	// refresh tokens one code redemption starts (default 30 days).
+	RefreshTTL time.Duration
+	// RefreshIdleTTL is how long one refresh token may go unused (default
+	// 7 days, never beyond the grant's end).
+	RefreshIdleTTL time.Duration
+	// AccessAlg signs access tokens.
+	AccessAlg   string
+	Signer      Signer
+	Store       Store
+	Revocations Revoker
+	Auditor     Auditor
+	Clients     *ClientAuthenticator
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// grantHandler handles one grant_type for an authenticated client.
+type grantHandler interface {
+	grant(ctx context.Context, r *http.Request, f oauth.Form, c store.Client) (*Response, error)
+}
+
+// Endpoint serves POST /oauth/token.
+type Endpoint struct {
+	cfg    Config
+	minter *Minter
+	grants map[string]grantHandler
+}
+
+// Defaults for the lifetimes left zero in Config (the same as package
+// config's defaults).
+const (
+	DefaultIDTokenTTL     = time.Hour
+	DefaultRefreshTTL     = 30 * 24 * time.Hour
+	DefaultRefreshIdleTTL = 7 * 24 * time.Hour
+)
+
+// New returns the token endpoint serving the authorization_code,
+// refresh_token and client_credentials grants.
+func New(cfg Config) *Endpoint {
+	if cfg.IDTokenTTL <= 0 {
+		cfg.IDTokenTTL = DefaultIDTokenTTL
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = DefaultRefreshTTL
+	}
+	if cfg.RefreshIdleTTL <= 0 {
+		cfg.RefreshIdleTTL = DefaultRefreshIdleTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Minter{Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, IDTokenTTL: cfg.IDTokenTTL,
+		Alg: cfg.AccessAlg, Signer: cfg.Signer, Now: cfg.Now}
+	e := &Endpoint{cfg: cfg, minter: m}
+	e.grants = map[string]grantHandler{
+		GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
+		GrantClientCredentials: &clientCredentials{minter: m, auditor: cfg.Auditor},
+		GrantRefreshToken:      &refreshToken{cfg: &e.cfg, minter: m},
+	}
+	return e
+}
+
+// Grant type values (RFC 6749 §4.1.3, §4.4.2, §6).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// GrantTypes lists the grant_type values served, for discovery.
+func (e *Endpoint) GrantTypes() []string {
+	var out []string
+	for g := range e.grants {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Response is a successful token response (RFC 6749 §5.1).
+type Response struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// Handler returns the HTTP handler.
+func (e *Endpoint) Handler() http.Handler {
+	return httpx.Handle(e.cfg.Logger, e.serve)
+}
+
+func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) error {
+	// RFC 8707 lets "resource" repeat; nothing else may.
+	f, err := oauth.ParseForm(r, "resource")
+	if err != nil {
+		return err
+	}
+	c, err := e.cfg.Clients.Authenticate(r, f)
+	if err != nil {
+		return err
+	}
+	gt := f.Get("grant_type")
+	if gt == "" {
+		return oauth.NewError(oauth.CodeInvalidRequest, "grant_type is required")
+	}
+	h, ok := e.grants[gt]
+	if !ok {
+		return oauth.NewError(oauth.CodeUnsupportedGrantType, "this grant_type is not supported")
+	}
+	if !slices.Contains(c.GrantTypes, gt) {
+		return oauth.NewError(oauth.CodeUnauthorizedClient, "the client is not allowed to use this grant_type")
+	}
+	resp, err := h.grant(r.Context(), r, f, c)
+	if err != nil {
+		return err
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
