@@ -136,3 +136,51 @@ func TestMigrateAndKeysCommands(t *testing.T) {
 		t.Fatalf("human list: %d\n%s", code, out)
 	}
 }
+
+// TestClientsUsersAndAuditCommands is CA-05 through the CLI: the secret is
+// printed once at creation and never again; users take passwords on stdin.
+func TestClientsUsersAndAuditCommands(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "clients", "create", "--data-dir", dir, "--id", "ci", "--name", "CI",
+		"--grant-types", "client_credentials", "--scopes", "items:read", "--json")
+	if code != 0 {
+		t.Fatalf("clients create: %d %s", code, errOut)
+	}
+	var created struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.ClientID != "ci" || len(created.ClientSecret) != 43 {
+		t.Fatalf("create output %s (%v)", out, err)
+	}
+	for _, args := range [][]string{{"clients", "get", "ci", "--json"}, {"clients", "list", "--json"}, {"clients", "get", "ci"}, {"clients", "list"}} {
+		code, out, _ := runCLI(t, append(args, "--data-dir", dir)...)
+		if code != 0 || strings.Contains(out, created.ClientSecret) || strings.Contains(out, "secret_hash") || strings.Contains(out, `"client_secret":`) || strings.Contains(out, "client_secret: ") {
+			t.Errorf("%v: exit %d, output shows secret material:\n%s", args, code, out)
+		}
+	}
+	if code, _, errOut := runCLI(t, "clients", "get", "nope", "--data-dir", dir); code != 1 || !strings.Contains(errOut, `no client "nope"`) {
+		t.Errorf("get unknown: %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "clients", "create", "--data-dir", dir, "--name", "bad", "--redirect-uri", "http://evil.example/cb"); code != 1 || !strings.Contains(errOut, "https") {
+		t.Errorf("bad redirect accepted: %d %s", code, errOut)
+	}
+
+	var outb, errb bytes.Buffer
+	code = run(t.Context(), []string{"users", "create", "--data-dir", dir, "--username", "alice", "--email", "alice@example.com",
+		"--roles", "admin", "--password-stdin", "--json"}, strings.NewReader("correct horse battery\n"), &outb, &errb)
+	if code != 0 || !strings.Contains(outb.String(), `"username": "alice"`) || strings.Contains(outb.String(), "argon2") {
+		t.Fatalf("users create: %d %s %s", code, outb.String(), errb.String())
+	}
+	outb.Reset()
+	code = run(t.Context(), []string{"users", "create", "--data-dir", dir, "--username", "bob", "--password-stdin"}, strings.NewReader("short\n"), &outb, &errb)
+	if code != 1 {
+		t.Fatalf("short password accepted: %d", code)
+	}
+	if code, out, _ := runCLI(t, "users", "disable", "alice", "--data-dir", dir, "--json"); code != 0 || !strings.Contains(out, `"disabled": true`) {
+		t.Fatalf("disable: %d %s", code, out)
+	}
+	if code, out, _ := runCLI(t, "audit", "list", "--data-dir", dir, "--json"); code != 0 || !strings.Contains(out, `"events"`) {
+		t.Fatalf("audit list: %d %s", code, out)
+	}
+}

@@ -1,5 +1,6 @@
 // Package oidc serves the provider metadata of OpenID Connect Discovery 1.0
-// §3 and RFC 8414 §2, and (as they land) userinfo and id_token claims.
+// §3 and RFC 8414 §2, the JWKS document, and the userinfo endpoint (OpenID
+// Connect Core §5.3).
 //
 // The discovery document depends only on configuration and on which
 // endpoints the server mounts, so it is rendered once at start and served as
