@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,28 @@ func redact(conn string) string {
 		return "the configured address"
 	}
 	return u.Redacted()
+}
+
+// ChromiumEnv names the variable holding the Chromium binary for browser
+// tests.
+const ChromiumEnv = "GHTEST_CHROMIUM"
+
+// Chromium returns the path of a Chromium binary ($GHTEST_CHROMIUM, else
+// "chromium" on PATH), failing in CI and skipping elsewhere when there is
+// none.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(ChromiumEnv); p != "" {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+		unavailable(t, "%s=%s is not a file; run ./scripts/test, which installs Debian's chromium", ChromiumEnv, p)
+		return ""
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		unavailable(t, "no chromium on PATH (set %s or run ./scripts/test, which installs Debian's chromium)", ChromiumEnv)
+		return ""
+	}
+	return p
 }

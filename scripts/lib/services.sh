@@ -6,9 +6,6 @@
 # and deleted at exit. Needs common.sh (and its install_traps) first.
 #
 # Adding a service (e.g. GHTEST_CHROMIUM later) is one more function
-# here, ensure_chromium, called from scripts/test next to the others: use
-# $GHTEST_CHROMIUM if executable, else `command -v chromium`, else
-# `apt_install chromium`; then export GHTEST_CHROMIUM.
 
 : "${GHTEST_PG_PROBE_PORT:=5432}"
 : "${GHTEST_REDIS_PROBE_PORT:=6379}"
@@ -257,4 +254,25 @@ ensure_redis() {
   fi
   info "redis: nothing answers PING on 127.0.0.1:$GHTEST_REDIS_PROBE_PORT"
   _redis_start_own
+}
+
+# ------------------------------------------------------------------ Chromium
+
+# ensure_chromium: export GHTEST_CHROMIUM (a headless-capable Chromium for
+# the browser tests): $GHTEST_CHROMIUM if executable, else `chromium` on
+# PATH, else Debian's chromium package installed with apt-get.
+ensure_chromium() {
+  local bin=${GHTEST_CHROMIUM:-}
+  if [[ -n $bin && -x $bin ]]; then
+    log "chromium: using GHTEST_CHROMIUM $bin"
+    return 0
+  fi
+  bin=$(command -v chromium || true)
+  if [[ -z $bin ]]; then
+    info "chromium: not installed; installing Debian's chromium"
+    apt_install chromium
+    bin=$(command -v chromium) || die "chromium: install failed"
+  fi
+  export GHTEST_CHROMIUM=$bin
+  log "chromium: using $bin ($("$bin" --version 2>/dev/null | head -1))"
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+var hiddenField = regexp.MustCompile(`name="(csrf_token|request)"\s+value="([^"]*)"`)
+
+// userGrants drives the authorization code flow with PKCE n times, without
+// a browser, and returns n refresh tokens of n distinct grants. The user
+// signs in once (the login page's password hash is deliberately expensive);
+// the later authorizations ride on the session cookie. The client must be
+// registered with --skip-consent (a consent page is answered "allow" anyway).
+func userGrants(rt http.RoundTripper, base string, c config, n int) ([]string, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	b := &browserClient{base: base, redirect: c.redirectURI, c: &http.Client{Transport: rt, Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	conf := oauth2.Config{
+		ClientID: c.webID, ClientSecret: c.webSecret, RedirectURL: c.redirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes:   []string{"openid", "offline_access"},
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rt, Timeout: 30 * time.Second})
+	out := make([]string, 0, n)
+	for range n {
+		verifier, state := oauth2.GenerateVerifier(), randomID()
+		cb, err := b.authorize(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), c.username, c.password)
+		if err != nil {
+			return nil, err
+		}
+		q := cb.Query()
+		if e := q.Get("error"); e != "" {
+			return nil, fmt.Errorf("redirected with error=%s: %s", e, q.Get("error_description"))
+		}
+		if q.Get("state") != state || q.Get("code") == "" {
+			return nil, fmt.Errorf("callback %s: want a code and state %s", cb.Redacted(), state)
+		}
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			return nil, fmt.Errorf("code exchange: %w", err)
+		}
+		if tok.RefreshToken == "" {
+			return nil, errors.New("code exchange returned no refresh_token (client needs the refresh_token grant and offline_access)")
+		}
+		out = append(out, tok.RefreshToken)
+	}
+	return out, nil
+}
+
+type browserClient struct {
+	base, redirect string
+	c              *http.Client
+}
+
+// authorize follows the authorization request through the login (and
+// consent) pages until the server redirects to the client's redirect URI.
+func (b *browserClient) authorize(authURL, username, password string) (*url.URL, error) {
+	req, err := http.NewRequest(http.MethodGet, authURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	for range 20 {
+		resp, err := b.c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		page := string(body)
+		switch {
+		case resp.StatusCode >= 300 && resp.StatusCode < 400:
+			loc, err := resp.Location()
+			if err != nil {
+				return nil, fmt.Errorf("%d from %s without Location", resp.StatusCode, req.URL.Path)
+			}
+			if strings.HasPrefix(loc.String(), b.redirect) {
+				return loc, nil
+			}
+			if req, err = http.NewRequest(http.MethodGet, loc.String(), nil); err != nil {
+				return nil, err
+			}
+		case resp.StatusCode == http.StatusOK && strings.Contains(page, `name="password"`):
+			f, err := formFields(page)
+			if err != nil {
+				return nil, fmt.Errorf("login page: %w", err)
+			}
+			f.Set("username", username)
+			f.Set("password", password)
+			if req, err = b.postForm("/login", f); err != nil {
+				return nil, err
+			}
+		case resp.StatusCode == http.StatusOK && strings.Contains(page, `value="allow"`):
+			f, err := formFields(page)
+			if err != nil {
+				return nil, fmt.Errorf("consent page: %w", err)
+			}
+			f.Set("decision", "allow")
+			if req, err = b.postForm("/consent", f); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%s %s: status %d: %.300s", req.Method, req.URL.Path, resp.StatusCode, page)
+		}
+	}
+	return nil, errors.New("more than 20 steps without reaching the redirect URI")
+}
+
+func (b *browserClient) postForm(path string, f url.Values) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(f.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	return req, nil
+}
+
+// formFields extracts the hidden csrf_token and request fields of a page.
+func formFields(page string) (url.Values, error) {
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if v.Get("csrf_token") == "" || v.Get("request") == "" {
+		return nil, fmt.Errorf("no csrf_token/request fields in: %.300s", page)
+	}
+	return v, nil
+}
