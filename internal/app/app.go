@@ -118,7 +118,7 @@ func (a *App) init(ctx context.Context) error {
 		Store:          a.store,
 		Revocations:    a.revocations,
 		Auditor:        a.audit,
-		Clients:        token.NewClientAuthenticator(a.store, nil),
+		Clients:        token.NewClientAuthenticator(a.store, nil, a.now),
 		Now:            a.now,
 		Logger:         a.log,
 	})

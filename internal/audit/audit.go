@@ -16,7 +16,7 @@ import (
 
 // Store appends events.
 type Store interface {
-	AppendAuditEvent(ctx context.Context, e store.AuditEvent) (int64, error)
+	AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error
 }
 
 // Log records audit events.
@@ -70,42 +70,56 @@ func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
 // Dropped returns how many events were logged but not stored.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
 
-// Run stores queued events until ctx ends, then stores what is left
-// (bounded by a few seconds).
-func (l *Log) Run(ctx context.Context) {
-	for {
-		select {
-		case e := <-l.queue:
-			l.store(ctx, e)
-		case <-ctx.Done():
-			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			for {
-				select {
-				case e := <-l.queue:
-					l.store(flush, e)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
+// batchSize bounds the events written in one transaction.
+const batchSize = 256
 
-// Flush stores every queued event now (for tests and shutdown paths).
-func (l *Log) Flush(ctx context.Context) {
+// Run stores queued events until ctx ends, then stores what is left
+// (bounded by a few seconds). Events are written in batches: whatever has
+// queued up while the previous batch was written goes in one transaction.
+func (l *Log) Run(ctx context.Context) {
+	batch := make([]store.AuditEvent, 0, batchSize)
 	for {
 		select {
 		case e := <-l.queue:
-			l.store(ctx, e)
-		default:
+			batch = l.drain(append(batch[:0], e))
+			l.store(ctx, batch)
+		case <-ctx.Done():
+			l.Flush(ctx)
 			return
 		}
 	}
 }
 
-func (l *Log) store(ctx context.Context, e store.AuditEvent) {
-	if _, err := l.st.AppendAuditEvent(ctx, e); err != nil && ctx.Err() == nil {
-		l.log.Error("storing audit event failed", slog.String("event", e.Type), slog.Any("error", err))
+// drain adds queued events to batch without waiting, up to batchSize.
+func (l *Log) drain(batch []store.AuditEvent) []store.AuditEvent {
+	for len(batch) < batchSize {
+		select {
+		case e := <-l.queue:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// Flush stores every queued event now (for tests and shutdown paths).
+func (l *Log) Flush(ctx context.Context) {
+	for {
+		batch := l.drain(nil)
+		if len(batch) == 0 {
+			return
+		}
+		l.store(ctx, batch)
+	}
+}
+
+// store writes one batch. Shutdown must not cut a write short, so the
+// write is detached from ctx's cancellation and bounded by its own timeout.
+func (l *Log) store(ctx context.Context, batch []store.AuditEvent) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.st.AppendAuditEvents(wctx, batch); err != nil {
+		l.log.Error("storing audit events failed", slog.Int("events", len(batch)), slog.Any("error", err))
 	}
 }

@@ -78,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ep := token.New(token.Config{Issuer: issuer, AccessTTL: accessTTL, AccessAlg: km.AccessTokenAlg(), Signer: km,
 		Store: st, Revocations: rev, Auditor: audit.New(st, log, clk.Now),
-		Clients: token.NewClientAuthenticator(st, nil), Now: clk.Now, Logger: log})
+		Clients: token.NewClientAuthenticator(st, nil, clk.Now), Now: clk.Now, Logger: log})
 	f := &fixture{st: st, clock: clk, ep: ep, userinfo: oidc.UserinfoHandler(ep, st, log), secrets: map[string]string{}}
 	for _, spec := range []admin.ClientSpec{
 		{ID: "web", Name: "Web", RedirectURIs: []string{redirect}, Scopes: []string{"openid", "profile", "email", "items:read"}},

@@ -197,6 +197,9 @@ type AuditQuery struct {
 type Audit interface {
 	// AppendAuditEvent stores e (ignoring e.ID) and returns its assigned ID.
 	AppendAuditEvent(ctx context.Context, e AuditEvent) (int64, error)
+	// AppendAuditEvents stores every event of es in one transaction, in
+	// order (IDs increase along es); all or none are stored.
+	AppendAuditEvents(ctx context.Context, es []AuditEvent) error
 	// ListAuditEvents returns matching events, newest (highest ID) first.
 	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 }

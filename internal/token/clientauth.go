@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -27,17 +28,27 @@ type ClientStore interface {
 type ClientAuthenticator struct {
 	clients ClientStore
 	limiter *throttle.Limiter
+	cache   *clientCache
 }
 
 // NewClientAuthenticator returns an authenticator over clients with a
 // failure limiter (nil means a default policy: 10 free failures, then locks
-// from 1 s doubling up to 5 min).
-func NewClientAuthenticator(clients ClientStore, limiter *throttle.Limiter) *ClientAuthenticator {
-	if limiter == nil {
-		limiter = throttle.New(DefaultClientThrottle(), nil)
+// from 1 s doubling up to 5 min) and a clock (nil means time.Now).
+func NewClientAuthenticator(clients ClientStore, limiter *throttle.Limiter, now func() time.Time) *ClientAuthenticator {
+	if now == nil {
+		now = time.Now
 	}
-	return &ClientAuthenticator{clients: clients, limiter: limiter}
+	if limiter == nil {
+		limiter = throttle.New(DefaultClientThrottle(), now)
+	}
+	return &ClientAuthenticator{clients: clients, limiter: limiter, cache: newClientCache(ClientCacheTTL, now)}
 }
+
+// ClientCacheTTL is how long a looked-up client is reused. It bounds how
+// long a change to a client (a new secret, a removed grant type, a
+// deletion) takes to reach every node, and saves a database round trip on
+// all but one request per client per interval.
+const ClientCacheTTL = time.Second
 
 // DefaultClientThrottle is the failure policy for client authentication.
 func DefaultClientThrottle() throttle.Policy {
@@ -84,7 +95,7 @@ func (a *ClientAuthenticator) Authenticate(r *http.Request, f oauth.Form) (store
 			Description: "too many failed authentication attempts; retry later"}
 	}
 
-	c, err := a.clients.GetClient(r.Context(), id)
+	c, err := a.lookup(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Spend the same work as a real comparison.
@@ -137,4 +148,64 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+func (a *ClientAuthenticator) lookup(ctx context.Context, id string) (store.Client, error) {
+	if c, ok := a.cache.get(id); ok {
+		return c, nil
+	}
+	c, err := a.clients.GetClient(ctx, id)
+	if err == nil {
+		a.cache.put(id, c)
+	}
+	return c, err
+}
+
+// clientCache keeps recently used clients for a short TTL. Only found
+// clients are kept, and the number of entries is bounded, so random client
+// ids cannot grow it.
+type clientCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedClient
+}
+
+type cachedClient struct {
+	c       store.Client
+	expires time.Time
+}
+
+const maxCachedClients = 10_000
+
+func newClientCache(ttl time.Duration, now func() time.Time) *clientCache {
+	return &clientCache{ttl: ttl, now: now, entries: map[string]cachedClient{}}
+}
+
+func (c *clientCache) get(id string) (store.Client, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok || !c.now().Before(e.expires) {
+		return store.Client{}, false
+	}
+	return e.c, true
+}
+
+func (c *clientCache) put(id string, cl store.Client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if len(c.entries) >= maxCachedClients {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxCachedClients {
+			clear(c.entries)
+		}
+	}
+	c.entries[id] = cachedClient{c: cl, expires: now.Add(c.ttl)}
 }

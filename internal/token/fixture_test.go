@@ -103,7 +103,7 @@ func newFixture(t testing.TB) *fixture {
 		Issuer: testIssuer, AccessTTL: accessTTL, IDTokenTTL: idTokenTTL,
 		RefreshTTL: refreshTTL, RefreshIdleTTL: idleTTL,
 		AccessAlg: km.AccessTokenAlg(), Signer: km, Store: st, Revocations: rev, Auditor: al,
-		Clients: token.NewClientAuthenticator(st, nil), Now: clock.Now, Logger: log,
+		Clients: token.NewClientAuthenticator(st, nil, clock.Now), Now: clock.Now, Logger: log,
 	})
 	f := &fixture{st: st, clock: clock, keys: km, rev: rev, audit: al, ep: ep, handler: ep.Handler(),
 		secrets: map[string]string{}}

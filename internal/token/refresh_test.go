@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 )
 
 var allScopes = []string{"openid", "profile", "email", "items:read"}
@@ -218,6 +219,8 @@ func TestRefreshErrors(t *testing.T) {
 		}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+		// Client changes reach the token endpoint within ClientCacheTTL.
+		f.clock.Advance(token.ClientCacheTTL)
 		expect(t, f.refresh(t, f.as("conf1"), rt, url.Values{"scope": {"items:read"}}), http.StatusBadRequest, "invalid_scope")
 		n := f.refresh(t, f.as("conf1"), rt, nil)
 		expect(t, n, http.StatusOK, "")

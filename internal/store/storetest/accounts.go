@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,7 @@ var accountTests = []namedTest{
 	{"SessionList", testSessionList},
 	{"Consent", testConsent},
 	{"AuditRoundTrip", testAuditRoundTrip},
+	{"AuditBatch", testAuditBatch},
 	{"AuditOrderAndPaging", testAuditOrderAndPaging},
 	{"AuditFilters", testAuditFilters},
 	{"AuditLimit", testAuditLimit},
@@ -809,6 +811,31 @@ func listAudit(t *testing.T, s store.Store, q store.AuditQuery) []store.AuditEve
 		t.Fatalf("ListAuditEvents(%+v): %v", q, err)
 	}
 	return es
+}
+
+func testAuditBatch(t *testing.T, s store.Store) {
+	if err := s.AppendAuditEvents(t.Context(), nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	batch := []store.AuditEvent{auditEvent("a", "u1", "web", base()), auditEvent("b", "u2", "web", base()), {Type: "c"}}
+	if err := s.AppendAuditEvents(t.Context(), batch); err != nil {
+		t.Fatalf("AppendAuditEvents: %v", err)
+	}
+	es := listAudit(t, s, store.AuditQuery{})
+	if len(es) != 3 || es[0].Type != "c" || es[1].Type != "b" || es[2].Type != "a" || !(es[0].ID > es[1].ID && es[1].ID > es[2].ID) {
+		t.Fatalf("batch stored as %+v, want c, b, a with increasing IDs", es)
+	}
+	es[2].ID = 0
+	batch[0].ID = 0
+	assertEqual(t, "batched event", es[2], batch[0])
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.AppendAuditEvents(ctx, batch); err == nil {
+		t.Fatal("AppendAuditEvents with a canceled context succeeded")
+	}
+	if n := len(listAudit(t, s, store.AuditQuery{})); n != 3 {
+		t.Fatalf("a failed batch stored %d events, want none", n-3)
+	}
 }
 
 func testAuditRoundTrip(t *testing.T, s store.Store) {
