@@ -7,6 +7,8 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +28,21 @@ type Log struct {
 	now     func() time.Time
 	queue   chan store.AuditEvent
 	dropped atomic.Int64
+
+	mu     sync.Mutex
+	counts map[countKey]*countEntry
 }
+
+// countKey groups counted events.
+type countKey struct{ typ, clientID, grant string }
+
+type countEntry struct {
+	n     int64
+	first time.Time
+}
+
+// CountWindow is how often counted events are summarised.
+const CountWindow = time.Minute
 
 // queueSize bounds the events waiting to be stored. A burst beyond it is
 // still logged but not stored, and counted.
@@ -37,7 +53,38 @@ func New(st Store, log *slog.Logger, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{st: st, log: log, now: now, queue: make(chan store.AuditEvent, queueSize)}
+	return &Log{st: st, log: log, now: now, queue: make(chan store.AuditEvent, queueSize), counts: map[countKey]*countEntry{}}
+}
+
+// Count records one occurrence of a high-volume event (a client_credentials
+// token, which is issued thousands of times a second and has no user or
+// session to trace): occurrences are summed per event type, client and
+// grant type, and one event with details "count", "from" and "to" is
+// recorded per CountWindow. It never blocks and costs no I/O per call.
+func (l *Log) Count(typ, clientID, grant string) {
+	k := countKey{typ, clientID, grant}
+	l.mu.Lock()
+	e := l.counts[k]
+	if e == nil {
+		e = &countEntry{first: l.now()}
+		l.counts[k] = e
+	}
+	e.n++
+	l.mu.Unlock()
+}
+
+// flushCounts records one summary event per counted key and resets them.
+func (l *Log) flushCounts(ctx context.Context) {
+	l.mu.Lock()
+	counts := l.counts
+	l.counts = map[countKey]*countEntry{}
+	l.mu.Unlock()
+	now := l.now()
+	for k, e := range counts {
+		l.Record(ctx, store.AuditEvent{Type: k.typ, ClientID: k.clientID, Time: now, Details: map[string]string{
+			"grant_type": k.grant, "count": strconv.FormatInt(e.n, 10),
+			"from": e.first.UTC().Format(time.RFC3339), "to": now.UTC().Format(time.RFC3339)}})
+	}
 }
 
 // Record logs e and queues it for storage. It never blocks.
@@ -78,12 +125,17 @@ const batchSize = 256
 // queued up while the previous batch was written goes in one transaction.
 func (l *Log) Run(ctx context.Context) {
 	batch := make([]store.AuditEvent, 0, batchSize)
+	tick := time.NewTicker(CountWindow)
+	defer tick.Stop()
 	for {
 		select {
 		case e := <-l.queue:
 			batch = l.drain(append(batch[:0], e))
 			l.store(ctx, batch)
+		case <-tick.C:
+			l.flushCounts(ctx)
 		case <-ctx.Done():
+			l.flushCounts(ctx)
 			l.Flush(ctx)
 			return
 		}

@@ -36,3 +36,35 @@ func TestEventsAreStoredInBatches(t *testing.T) {
 		t.Fatalf("stored %d events (dropped %d), want 1000 with times", len(es), l.Dropped())
 	}
 }
+
+func TestCountedEventsAreSummarised(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l := New(st, slog.New(slog.DiscardHandler), nil)
+	for range 500 {
+		l.Count("token_issued", "cc1", "client_credentials")
+	}
+	l.Count("token_issued", "cc2", "client_credentials")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	cancel()
+	<-done
+	es, err := st.ListAuditEvents(t.Context(), store.AuditQuery{Type: "token_issued"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]string{}
+	for _, e := range es {
+		counts[e.ClientID] = e.Details["count"]
+	}
+	if len(es) != 2 || counts["cc1"] != "500" || counts["cc2"] != "1" {
+		t.Fatalf("summaries %+v, want one per client with counts 500 and 1", es)
+	}
+}

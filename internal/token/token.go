@@ -33,6 +33,9 @@ type Signer interface {
 // Auditor records security events.
 type Auditor interface {
 	Record(ctx context.Context, e store.AuditEvent)
+	// Count records one occurrence of a high-volume event, summarised
+	// periodically instead of stored one by one.
+	Count(typ, clientID, grant string)
 }
 
 // Revoker is the revocation list.

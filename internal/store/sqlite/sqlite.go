@@ -73,7 +73,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	s, err := sqlstore.New(db, sqlstore.Dialect{IsUniqueViolation: isUniqueViolation})
+	s, err := sqlstore.New(db, sqlstore.Dialect{IsUniqueViolation: isUniqueViolation, SerializeWrites: true})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
