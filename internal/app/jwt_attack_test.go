@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -166,10 +167,36 @@ func TestJWTAttacksAreRejected(t *testing.T) {
 	cases["deep JSON nesting"] = b64.EncodeToString([]byte(strings.Repeat("[", 100_000))) + "." + encodeSeg(payload) + "." + sig
 
 	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) { rejected(t, f, name, tok) })
+		t.Run(name, func(t *testing.T) {
+			if len(tok) > 60_000 {
+				rejectedOversized(t, f, tok)
+				return
+			}
+			rejected(t, f, name, tok)
+		})
 	}
 	if m := f.introspect(t, at, f.cc1, f.cc1Sec); m["active"] != true {
 		t.Fatal("the genuine token stopped working")
+	}
+}
+
+// rejectedOversized asserts a token too big to read is refused before any
+// parsing: 413 at introspection (body limit), 431 at userinfo (header limit).
+func rejectedOversized(t *testing.T, f *ccFixture, tok string) {
+	t.Helper()
+	resp, body := f.post(t, "/oauth/introspect", url.Values{"token": {tok}}, f.cc1, f.cc1Sec)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "invalid_request") {
+		t.Errorf("introspection: %d %s, want 413 invalid_request", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("userinfo: %d, want 431", r.StatusCode)
 	}
 }
 
