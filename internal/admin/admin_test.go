@@ -144,10 +144,10 @@ func TestUsers(t *testing.T) {
 			t.Errorf("FindUser(%q) = %v, %v", ref, got.ID, err)
 		}
 	}
-	if _, err := SetPassword(t.Context(), st, h, u.ID, "new password!", time.Now()); err != nil {
+	if _, err := SetPassword(t.Context(), st, h, u.ID, "new password!", time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := SetDisabled(t.Context(), st, u.ID, true, time.Now()); err != nil || !d.Disabled {
+	if d, err := SetDisabled(t.Context(), st, u.ID, true, time.Now(), time.Minute); err != nil || !d.Disabled {
 		t.Fatalf("disable: %v", err)
 	}
 }

@@ -3,10 +3,13 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -24,6 +27,7 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]store.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error)
 	DeleteUser(ctx context.Context, id string) error
+	RevokeUserGrants(ctx context.Context, userID string, now time.Time, extra ...store.Revocation) ([]store.Revocation, error)
 }
 
 // UserSpec describes a user to create.
@@ -72,25 +76,57 @@ func FindUser(ctx context.Context, st UserStore, ref string) (store.User, error)
 	return u, err
 }
 
-// SetPassword replaces a user's password hash.
-func SetPassword(ctx context.Context, st UserStore, h PasswordHasher, id, pw string, now time.Time) (store.User, error) {
+// SetPassword replaces a user's password hash and signs the user out
+// everywhere (see SignOutEverywhere): whoever knew the old password must
+// not keep a session or token (ASVS 7.4.3).
+func SetPassword(ctx context.Context, st UserStore, h PasswordHasher, id, pw string, now time.Time, accessTTL time.Duration) (store.User, error) {
 	hash, err := h.Hash(ctx, pw)
 	if err != nil {
 		return store.User{}, invalid("%v", err)
 	}
-	return st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
+	u, err := st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
 		u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, now, now
 		return u, nil
 	})
+	if err != nil {
+		return store.User{}, err
+	}
+	if _, err := SignOutEverywhere(ctx, st, id, now, accessTTL); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }
 
-// SetDisabled disables or re-enables a user. Callers also revoke the user's
-// tokens (a subject not-before revocation) when disabling.
-func SetDisabled(ctx context.Context, st UserStore, id string, disabled bool, now time.Time) (store.User, error) {
-	return st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
+// SetDisabled disables or re-enables a user. Disabling also signs the user
+// out everywhere, so existing tokens stop working at once.
+func SetDisabled(ctx context.Context, st UserStore, id string, disabled bool, now time.Time, accessTTL time.Duration) (store.User, error) {
+	u, err := st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
 		u.Disabled, u.UpdatedAt = disabled, now
 		return u, nil
 	})
+	if err != nil || !disabled {
+		return u, err
+	}
+	if _, err := SignOutEverywhere(ctx, st, id, now, accessTTL); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// SignOutEverywhere ends every browser session and grant of a user and adds
+// a subject not-before entry to the revocation list, so every access token
+// issued to the user until now is refused by every node as soon as it
+// follows the list. accessTTL bounds how long the entry must be kept. It
+// returns the entries written (callers running inside a server apply them
+// to their own list; other nodes follow the store's feed).
+func SignOutEverywhere(ctx context.Context, st UserStore, id string, now time.Time, accessTTL time.Duration) ([]store.Revocation, error) {
+	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now),
+		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
+	revs, err := st.RevokeUserGrants(ctx, id, now, sub)
+	if err != nil {
+		return nil, fmt.Errorf("sign user %s out: %w", id, err)
+	}
+	return revs, nil
 }
 
 func validateUser(u store.User) error {

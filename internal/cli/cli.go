@@ -137,15 +137,21 @@ func printJSON(w io.Writer, v any) error {
 // openStore loads the configuration and opens (and migrates) the store for
 // an admin verb; done closes it.
 func (e *env) openStore(cmd *cobra.Command) (app.Store, func(), error) {
+	st, _, done, err := e.openStoreConfig(cmd)
+	return st, done, err
+}
+
+// openStoreConfig is openStore that also returns the configuration.
+func (e *env) openStoreConfig(cmd *cobra.Command) (app.Store, *config.Config, func(), error) {
 	cfg, err := e.loadConfig(cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	st, err := app.OpenStore(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return st, func() { _ = st.Close() }, nil
+	return st, cfg, func() { _ = st.Close() }, nil
 }
 
 // notFound turns store.ErrNotFound into a message naming what was missing.

@@ -185,7 +185,7 @@ func (e *env) usersGet() *cobra.Command {
 
 func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 	var asJSON bool
-	use, short := "disable USER", "Disable a user: no new logins or refreshes"
+	use, short := "disable USER", "Disable a user: end their sessions and grants, refuse their tokens"
 	if !disable {
 		use, short = "enable USER", "Re-enable a disabled user"
 	}
@@ -194,7 +194,7 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
+			st, cfg, done, err := e.openStoreConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -203,7 +203,7 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			u, err = admin.SetDisabled(cmd.Context(), st, u.ID, disable, time.Now())
+			u, err = admin.SetDisabled(cmd.Context(), st, u.ID, disable, time.Now(), cfg.Tokens.AccessTTL)
 			if err != nil {
 				return err
 			}
@@ -225,7 +225,7 @@ func (e *env) usersSetPassword() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, done, err := e.openStore(cmd)
+			st, cfg, done, err := e.openStoreConfig(cmd)
 			if err != nil {
 				return err
 			}
@@ -234,7 +234,7 @@ func (e *env) usersSetPassword() *cobra.Command {
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			u, err = admin.SetPassword(cmd.Context(), st, newHasher(), u.ID, pw, time.Now())
+			u, err = admin.SetPassword(cmd.Context(), st, newHasher(), u.ID, pw, time.Now(), cfg.Tokens.AccessTTL)
 			if err != nil {
 				return err
 			}

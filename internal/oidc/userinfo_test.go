@@ -188,7 +188,7 @@ func TestUserinfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	disabled := f.userTokens(t, carol, "openid")
-	if _, err := admin.SetDisabled(ctx, f.st, carol.ID, true, f.clock.Now()); err != nil {
+	if _, err := admin.SetDisabled(ctx, f.st, carol.ID, true, f.clock.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	dave, err := admin.CreateUser(ctx, f.st, login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1),

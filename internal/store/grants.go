@@ -181,6 +181,13 @@ type Grants interface {
 	// sid and sidExpiresAt must not be empty or zero.
 	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]Revocation, error)
 
+	// RevokeUserGrants signs a user out everywhere, in one transaction: it
+	// deletes the user's browser sessions and unused codes, revokes every
+	// grant of the user (as RevokeGrant) and adds extra entries (typically a
+	// RevokeSubject not-before); it returns the entries written. Used when a
+	// password changes or an account is disabled.
+	RevokeUserGrants(ctx context.Context, userID string, now time.Time, extra ...Revocation) ([]Revocation, error)
+
 	// AddRevocations upserts entries (see Revocation) and returns them with
 	// Seq and CreatedAt (now, for new entries) assigned, as stored, in input
 	// order. Every entry needs a known Kind, a Value and an ExpiresAt (an

@@ -82,7 +82,7 @@ func TestAuthorizationCodeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.SetDisabled(ctx, f.st, disabled.ID, true, f.clock.Now()); err != nil {
+	if _, err := admin.SetDisabled(ctx, f.st, disabled.ID, true, f.clock.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	deleted, err := admin.CreateUser(ctx, f.st, fakeHasher{}, admin.UserSpec{Username: "dave", Password: "x"}, f.clock.Now())

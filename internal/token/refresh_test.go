@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -297,15 +298,38 @@ func TestRefreshUserChanges(t *testing.T) {
 	t.Run("RT-07 disabled user", func(t *testing.T) {
 		f := newFixture(t)
 		r := f.mustRedeem(t, codeSpec{})
-		if _, err := admin.SetDisabled(ctx, f.st, f.alice.ID, true, f.clock.Now()); err != nil {
+		if _, err := admin.SetDisabled(ctx, f.st, f.alice.ID, true, f.clock.Now(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		expect(t, f.refresh(t, f.as("conf1"), r.RefreshToken, nil), http.StatusBadRequest, "invalid_grant")
-		// Re-enabled, the same token works: disabling refused, it did not spend.
-		if _, err := admin.SetDisabled(ctx, f.st, f.alice.ID, false, f.clock.Now()); err != nil {
+		// Disabling signed the user out everywhere: once the node follows
+		// the revocation feed, the access token is refused too...
+		if err := f.rev.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, f.refresh(t, f.as("conf1"), r.RefreshToken, nil), http.StatusOK, "")
+		if f.active(t, r.AccessToken, f.as("conf1")) {
+			t.Fatal("access token still active after the user was disabled")
+		}
+		// ...and re-enabling does not bring the old grant back.
+		if _, err := admin.SetDisabled(ctx, f.st, f.alice.ID, false, f.clock.Now(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, f.refresh(t, f.as("conf1"), r.RefreshToken, nil), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("RT-07 password changed", func(t *testing.T) {
+		f := newFixture(t)
+		r := f.mustRedeem(t, codeSpec{})
+		h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+		if _, err := admin.SetPassword(ctx, f.st, h, f.alice.ID, "a whole new password", f.clock.Now(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, f.refresh(t, f.as("conf1"), r.RefreshToken, nil), http.StatusBadRequest, "invalid_grant")
+		if err := f.rev.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f.active(t, r.AccessToken, f.as("conf1")) {
+			t.Fatal("access token still active after a password change")
+		}
 	})
 	t.Run("RT-07 deleted user", func(t *testing.T) {
 		f := newFixture(t)

@@ -353,6 +353,28 @@ func (s *DB) RevokeGrant(ctx context.Context, id string, now time.Time) ([]store
 	return revs, nil
 }
 
+// RevokeUserGrants implements store.Grants.
+func (s *DB) RevokeUserGrants(ctx context.Context, userID string, now time.Time, extra ...store.Revocation) ([]store.Revocation, error) {
+	if now.IsZero() {
+		return nil, fmt.Errorf("sqlstore: revoke grants of user %q: %w", userID, errZeroNow)
+	}
+	var revs []store.Revocation
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{deleteUserSessions, deleteUserCodes} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		var err error
+		revs, err = s.revokeGrantsTx(ctx, tx, selectGrantIDsByUser, userID, now, extra...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: revoke grants of user %q: %w", userID, err)
+	}
+	return revs, nil
+}
+
 // EndSession implements store.Grants. It also deletes the session's unused
 // codes, so that a code issued just before logout cannot start a new grant
 // in the ended session; used ones stay for reuse detection.

@@ -27,6 +27,7 @@ var grantTests = []namedTest{
 	{"ConcurrentRefreshRotate", testConcurrentRotateRefresh},
 	{"ConcurrentRefreshAndRevoke", testConcurrentRotateAndRevoke},
 	{"RevokeGrant", testRevokeGrant},
+	{"RevokeUserGrants", testRevokeUserGrants},
 	{"EndSession", testEndSession},
 }
 
@@ -802,6 +803,44 @@ func testRevokeGrant(t *testing.T, s store.Store) {
 	}
 	if g := mustGetGrant(t, s, "g-other"); !g.RevokedAt.IsZero() {
 		t.Error("RevokeGrant at the zero time changed the grant")
+	}
+}
+
+func testRevokeUserGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := base()
+	mustCreateSession(t, s, session("sid-1", "u1", at(-time.Hour), at(time.Hour)))
+	mustCreateSession(t, s, session("sid-9", "u9", at(-time.Hour), at(time.Hour)))
+	atExp := at(15 * time.Minute)
+	mustCreateGrant(t, s, grant("g1", "web", "u1", "sid-1"), issue("rt1", "at1", atExp))
+	mustCreateGrant(t, s, grant("g2", "cli", "u1", ""), issue("rt2", "at2", atExp))
+	mustCreateGrant(t, s, grant("g9", "web", "u9", "sid-9"), issue("rt9", "at9", atExp))
+	sub := store.Revocation{Kind: store.RevokeSubject, Value: "u1", NotBefore: now, ExpiresAt: atExp}
+
+	revs, err := s.RevokeUserGrants(ctx, "u1", now, sub)
+	if err != nil {
+		t.Fatalf("RevokeUserGrants: %v", err)
+	}
+	kinds := map[string]bool{}
+	for _, r := range revs {
+		kinds[r.Kind+":"+r.Value] = true
+	}
+	if !kinds["jti:at1"] || !kinds["jti:at2"] || !kinds["sub:u1"] || len(revs) != 3 {
+		t.Fatalf("RevokeUserGrants wrote %+v, want jti at1, at2 and sub u1", revs)
+	}
+	assertRevokedAt(t, s, "g1", now)
+	assertRevokedAt(t, s, "g2", now)
+	if g := mustGetGrant(t, s, "g9"); !g.RevokedAt.IsZero() {
+		t.Error("another user's grant was revoked")
+	}
+	if _, err := s.GetSessionByTokenHash(ctx, session("sid-1", "u1", at(-time.Hour), at(time.Hour)).TokenHash, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the user's session survived: %v", err)
+	}
+	if _, err := s.GetSessionByTokenHash(ctx, session("sid-9", "u9", at(-time.Hour), at(time.Hour)).TokenHash, now); err != nil {
+		t.Errorf("another user's session was deleted: %v", err)
+	}
+	if _, err := s.RevokeUserGrants(ctx, "u1", time.Time{}); err == nil {
+		t.Error("RevokeUserGrants at the zero time = nil error")
 	}
 }
 
