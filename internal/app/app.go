@@ -38,6 +38,7 @@ type App struct {
 	store       Store
 	keys        *keys.Manager
 	revocations *revocation.List
+	redis       *revocation.RedisMirror
 	audit       *audit.Log
 	token       *token.Endpoint
 	authorize   *authorize.Endpoint
@@ -101,7 +102,15 @@ func (a *App) init(ctx context.Context) error {
 	)
 	a.ready = &readiness{store: a.store, log: a.log, now: a.now}
 
-	a.revocations = revocation.New(revocation.Config{Store: a.store, Now: a.now, Logger: a.log})
+	rcfg := revocation.Config{Store: a.store, Now: a.now, Logger: a.log}
+	if a.cfg.Redis != "" {
+		m, err := revocation.NewRedisMirror(a.cfg.Redis, a.now)
+		if err != nil {
+			return err
+		}
+		a.redis, rcfg.Mirror = m, m
+	}
+	a.revocations = revocation.New(rcfg)
 	// Load the list before serving so the first checks answer from memory.
 	if err := a.revocations.Sync(ctx); err != nil {
 		return fmt.Errorf("load revocation list: %w", err)
@@ -284,8 +293,13 @@ func (a *App) masterKeySource() string {
 	return "file " + a.cfg.MasterKeyFile
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.store.Close() }
+// Close releases the store and the Redis connection.
+func (a *App) Close() error {
+	if a.redis != nil {
+		a.redis.Close()
+	}
+	return a.store.Close()
+}
 
 // ensureDir creates dir (and parents) readable only by the owner.
 func ensureDir(dir string) error {

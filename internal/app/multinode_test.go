@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -109,5 +112,31 @@ func TestREV01RevocationReachesEveryNode(t *testing.T) {
 			t.Fatal("node B still accepts a token revoked at node A")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRedisMirrorOfRevocation: with redis configured, a revoked token's
+// jti entry appears in Redis for resource servers to read.
+func TestRedisMirrorOfRevocation(t *testing.T) {
+	addr := testsvc.RedisAddr(t)
+	srv := startServer(t, "sqlite", func(c *config.Config) { c.Redis = "redis://" + addr + "/0" })
+	fx := &ccFixture{srv: srv}
+	_, sec := srv.createClient(t, admin.ClientSpec{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"x"}})
+	fx.cc1, fx.cc1Sec = "svc", sec
+	at := fx.ccToken(t)
+	if resp, _ := fx.post(t, "/oauth/revoke", url.Values{"token": {at}}, "svc", sec); resp.StatusCode != 200 {
+		t.Fatal("revoke failed")
+	}
+	_, payload, _ := segments(t, at)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	key := "gh:rev:jti:" + payload["jti"].(string)
+	fmt.Fprintf(conn, "*2\r\n$6\r\nEXISTS\r\n$%d\r\n%s\r\n", len(key), key)
+	reply, _ := bufio.NewReader(conn).ReadString('\n')
+	if strings.TrimSpace(reply) != ":1" {
+		t.Fatalf("EXISTS %s = %q, want :1", key, reply)
 	}
 }

@@ -43,6 +43,14 @@ type Config struct {
 	StaleAfter time.Duration
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Mirror, when set, receives every entry this node writes or follows
+	// (the Redis copy that resource servers read).
+	Mirror Mirror
+}
+
+// Mirror copies entries to a shared cache for resource servers.
+type Mirror interface {
+	Put(ctx context.Context, rs []store.Revocation) error
 }
 
 // List is the revocation list of one node.
@@ -97,7 +105,20 @@ func (l *List) Revoke(ctx context.Context, rs ...store.Revocation) error {
 		return fmt.Errorf("revocation: record: %w", err)
 	}
 	l.Apply(written)
+	l.mirror(ctx, written)
 	return nil
+}
+
+// mirror copies entries to the mirror, if any. A failure is logged, not
+// returned: the entry is durable in SQL and in this node's list, and every
+// node mirrors what it follows from the feed, so the copy is retried.
+func (l *List) mirror(ctx context.Context, rs []store.Revocation) {
+	if l.cfg.Mirror == nil || len(rs) == 0 {
+		return
+	}
+	if err := l.cfg.Mirror.Put(ctx, rs); err != nil && ctx.Err() == nil {
+		l.cfg.Logger.Warn("revocation: could not mirror entries to redis", slog.Int("entries", len(rs)), slog.Any("error", err))
+	}
 }
 
 // Apply adds entries that are already durable (written by a store
@@ -156,6 +177,7 @@ func (l *List) Sync(ctx context.Context) error {
 			l.lastSync = now
 		}
 		l.mu.Unlock()
+		l.mirror(ctx, rs)
 		if len(rs) < pageSize {
 			return nil
 		}

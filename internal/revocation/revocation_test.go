@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 func openStore(t *testing.T) *sqlite.Store {
@@ -145,5 +147,52 @@ func TestFailsClosed(t *testing.T) {
 	// A revocation that cannot be recorded is an error.
 	if err := l.Revoke(t.Context(), store.Revocation{Kind: store.RevokeJTI, Value: "y", ExpiresAt: c.now().Add(time.Hour)}); err == nil {
 		t.Fatal("Revoke succeeded with the store down")
+	}
+}
+
+// TestRedisMirror: entries written on one node and entries followed from
+// the feed on another both land in Redis with their expiry, where the SDK
+// reads them.
+func TestRedisMirror(t *testing.T) {
+	addr := testsvc.RedisAddr(t)
+	mirror, err := NewRedisMirror("redis://"+addr+"/0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mirror.Close()
+	st := openStore(t)
+	writer := New(Config{Store: st, Mirror: mirror})
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	exp := time.Now().Add(time.Minute)
+	nb := SubjectNotBefore(time.Now())
+	if err := writer.Revoke(t.Context(),
+		store.Revocation{Kind: store.RevokeJTI, Value: "j-" + suffix, ExpiresAt: exp},
+		store.Revocation{Kind: store.RevokeSubject, Value: "u-" + suffix, NotBefore: nb, ExpiresAt: exp}); err != nil {
+		t.Fatal(err)
+	}
+	// An entry written straight to the store (as a grant transaction does)
+	// reaches Redis through a follower's Sync.
+	if _, err := st.AddRevocations(t.Context(), []store.Revocation{{Kind: store.RevokeSID, Value: "s-" + suffix, ExpiresAt: exp}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	follower := New(Config{Store: st, Mirror: mirror})
+	if err := follower.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := mirror.client
+	for key, want := range map[string]string{
+		RedisKey("jti", "j-"+suffix): "1",
+		RedisKey("sid", "s-"+suffix): "1",
+		RedisKey("sub", "u-"+suffix): strconv.FormatInt(nb.Unix(), 10),
+	} {
+		got, err := c.Do(t.Context(), c.B().Get().Key(key).Build()).ToString()
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", key, got, err, want)
+		}
+		ttl, err := c.Do(t.Context(), c.B().Pttl().Key(key).Build()).AsInt64()
+		if err != nil || ttl <= 0 || ttl > time.Minute.Milliseconds() {
+			t.Errorf("%s: TTL %d ms, want the entry's expiry", key, ttl)
+		}
+		_ = c.Do(t.Context(), c.B().Del().Key(key).Build()).Error()
 	}
 }
