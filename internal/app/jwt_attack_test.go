@@ -161,6 +161,10 @@ func TestJWTAttacksAreRejected(t *testing.T) {
 	}
 	cases["aud as object"] = mustSign(t, f, jwt.MapClaims{"iss": f.srv.URL, "sub": "cc1", "client_id": "cc1", "jti": "o",
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "aud": map[string]any{"x": 1}})
+	// DOS-03: a JWE (five segments) with a PBES2 count of 2^31 and a
+	// DEFLATE bomb header is never decrypted, only refused.
+	jwe := map[string]any{"alg": "PBES2-HS512+A256KW", "enc": "A256GCM", "p2c": 2147483647, "p2s": "c2FsdA", "zip": "DEF"}
+	cases["JWE with huge p2c"] = encodeSeg(jwe) + ".AAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA"
 	cases["empty segments"] = ".."
 	cases["invalid base64"] = "!!!.???.***"
 	cases["100k segments"] = strings.Repeat("a.", 100_000) + "a"
