@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/login"
 )
 
 // authParams returns a valid authorization request for the web client.
@@ -451,5 +453,36 @@ func TestRED06LogoutRedirects(t *testing.T) {
 	p := b.get("/login?return_to=https://evil.example")
 	if p.location != "" {
 		t.Errorf("login followed return_to: %q", p.location)
+	}
+}
+
+// TestSES05PerIPThrottling spreads failures over several accounts from one
+// address, none past its own allowance: the address is locked once it has
+// failed more often than the per-IP allowance, for any account.
+func TestSES05PerIPThrottling(t *testing.T) {
+	f := newBrowserFixture(t, "sqlite")
+	b := newBrowser(t, f.srv.URL)
+	attempt := func(login, pw string) page {
+		p := b.get("/oauth/authorize?" + authParams(f).Encode())
+		fields := formFields(t, p)
+		fields.Set("username", login)
+		fields.Set("password", pw)
+		return b.post("/login", fields, nil)
+	}
+	perIP := login.DefaultIPThrottle().Free
+	perAccount := login.DefaultAccountThrottle().Free
+	failures := 0
+	for acct := 0; failures < perIP; acct++ {
+		for i := 0; i < perAccount && failures < perIP; i++ {
+			if p := attempt(fmt.Sprintf("user%d", acct), "wrong password"); p.status != http.StatusUnauthorized {
+				t.Fatalf("failure %d: %d, want 401 before the address allowance is used", failures+1, p.status)
+			}
+			failures++
+		}
+	}
+	// One more failure from this address, on a fresh account, locks it.
+	attempt("fresh-account", "wrong password")
+	if p := attempt("alice", alicePassword); p.status != http.StatusTooManyRequests {
+		t.Fatalf("right password from a locked address: %d, want 429", p.status)
 	}
 }
