@@ -9,6 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
+
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -32,12 +35,7 @@ func (e *env) auditCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
 			events, err := st.ListAuditEvents(cmd.Context(), q)
 			if err != nil {
 				return err
@@ -57,7 +55,7 @@ func (e *env) auditCommand() *cobra.Command {
 					dash(ev.ClientID), dash(ev.UserID), details(ev.Details))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	f := list.Flags()
 	f.StringVar(&q.Type, "type", "", "only events of this type (e.g. login_failed, refresh_token_reuse_detected)")

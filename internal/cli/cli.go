@@ -134,6 +134,24 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// withStore adapts a command body that needs the store and configuration:
+// it opens (and migrates) the store first and closes it afterwards.
+func (e *env) withStore(fn func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, cfg, done, err := e.openStoreConfig(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(cmd, args, st, cfg)
+	}
+}
+
+// jsonFlag declares the --json flag every admin verb has.
+func jsonFlag(cmd *cobra.Command, asJSON *bool) {
+	cmd.Flags().BoolVar(asJSON, "json", false, "print one JSON object")
+}
+
 // openStore loads the configuration and opens (and migrates) the store for
 // an admin verb; done closes it.
 func (e *env) openStore(cmd *cobra.Command) (app.Store, func(), error) {

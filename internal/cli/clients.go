@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -82,12 +85,7 @@ func (e *env) clientsCreate() *cobra.Command {
 		Use:   "create",
 		Short: "Register a client; its secret is printed once",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
 			f.spec.RefreshGrace = f.grace
 			c, plain, err := admin.CreateClient(cmd.Context(), st, f.spec, time.Now())
 			if err != nil {
@@ -101,12 +99,12 @@ func (e *env) clientsCreate() *cobra.Command {
 				fmt.Fprintf(e.stdout, "client_secret: %s\n\nStore the secret now: it is shown only once and kept only as a hash.\n", plain)
 			}
 			return nil
-		},
+		}),
 	}
 	f.bind(cmd.Flags())
 	cmd.Flags().StringVar(&f.spec.ID, "id", "", "client_id (default: random)")
 	cmd.Flags().BoolVar(&f.spec.Public, "public", false, "public client (no secret; PKCE required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -116,12 +114,7 @@ func (e *env) clientsList() *cobra.Command {
 		Use:   "list",
 		Short: "List clients",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
 			list, err := st.ListClients(cmd.Context())
 			if err != nil {
 				return err
@@ -143,9 +136,9 @@ func (e *env) clientsList() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -155,20 +148,15 @@ func (e *env) clientsGet() *cobra.Command {
 		Use:   "get CLIENT_ID",
 		Short: "Show a client (never its secret)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			c, err := st.GetClient(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}
 			return e.printClient(c, asJSON)
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -202,12 +190,7 @@ func (e *env) clientsUpdate() *cobra.Command {
 		Use:   "update CLIENT_ID",
 		Short: "Change a client; only the flags given change",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			changed := cmd.Flags().Changed
 			c, err := admin.UpdateClient(cmd.Context(), st, args[0], func(s *admin.ClientSpec) {
 				n := f.spec
@@ -233,10 +216,10 @@ func (e *env) clientsUpdate() *cobra.Command {
 				return notFound(err, "client", args[0])
 			}
 			return e.printClient(c, asJSON)
-		},
+		}),
 	}
 	f.bind(cmd.Flags())
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -246,12 +229,7 @@ func (e *env) clientsDelete() *cobra.Command {
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			if err := st.DeleteClient(cmd.Context(), args[0]); err != nil {
 				return notFound(err, "client", args[0])
 			}
@@ -260,9 +238,9 @@ func (e *env) clientsDelete() *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "deleted client %s\n", args[0])
 			return nil
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -272,12 +250,7 @@ func (e *env) clientsRotateSecret() *cobra.Command {
 		Use:   "rotate-secret CLIENT_ID",
 		Short: "Replace a confidential client's secret (printed once; the old one stops working)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			plain, err := admin.RotateClientSecret(cmd.Context(), st, args[0], time.Now())
 			if err != nil {
 				return notFound(err, "client", args[0])
@@ -287,8 +260,8 @@ func (e *env) clientsRotateSecret() *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "client_secret: %s\n", plain)
 			return nil
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }

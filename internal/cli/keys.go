@@ -87,7 +87,7 @@ func (e *env) keysListCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -149,7 +149,7 @@ signing.key_refresh_interval.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	cmd.Flags().StringSliceVar(&algs, "alg", nil, "algorithms to rotate (default: every asymmetric algorithm in use)")
 	return cmd
 }

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"golang.org/x/term"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -131,12 +134,7 @@ func (e *env) usersList() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
 			list, err := st.ListUsers(cmd.Context())
 			if err != nil {
 				return err
@@ -154,9 +152,9 @@ func (e *env) usersList() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", u.ID, u.Username, u.Email, strings.Join(u.Roles, ","), u.Disabled)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -166,20 +164,15 @@ func (e *env) usersGet() *cobra.Command {
 		Use:   "get USER",
 		Short: "Show a user (by id, username or e-mail)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			u, err := admin.FindUser(cmd.Context(), st, args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
 			return e.printUser(u, asJSON)
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -193,12 +186,7 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, cfg, done, err := e.openStoreConfig(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			u, err := admin.FindUser(cmd.Context(), st, args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
@@ -208,9 +196,9 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 				return err
 			}
 			return e.printUser(u, asJSON)
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -242,7 +230,7 @@ func (e *env) usersSetPassword() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
 
@@ -252,12 +240,7 @@ func (e *env) usersDelete() *cobra.Command {
 		Use:   "delete USER",
 		Short: "Delete a user with their sessions and consents",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, done, err := e.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
 			u, err := admin.FindUser(cmd.Context(), st, args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
@@ -270,8 +253,8 @@ func (e *env) usersDelete() *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.Username, u.ID)
 			return nil
-		},
+		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	jsonFlag(cmd, &asJSON)
 	return cmd
 }
