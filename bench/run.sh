@@ -10,7 +10,7 @@
 #   gatehouse serve --data-dir D --listen 127.0.0.1:P --issuer http://127.0.0.1:P
 # with request logs off on a free loopback port, waits until discovery
 # answers, then runs bench/load for: ceiling-sign, cc, refresh, introspect,
-# discovery, jwks, and cc again open loop at half the measured cc peak (p99
+# ceiling-static (a bare handler writing fixed bytes), discovery, jwks, and cc again open loop at half the measured cc peak (p99
 # at half peak). Prints one Markdown table (req/s, p50, p99, errors, server
 # CPU and memory per scenario), cc / ceiling, and the server's idle VmRSS
 # 3 s after the last run. Warnings and errors in the server log are listed.
@@ -155,6 +155,7 @@ load ceiling-sign -scenario ceiling-sign -client-secret unused ${ceiling_pin[@]+
 load cc -scenario cc -client-secret "$cc_secret"
 load refresh -scenario refresh -web-client-secret "$web_secret"
 load introspect -scenario introspect -client-secret "$cc_secret"
+load ceiling-static -scenario ceiling-static ${ceiling_pin[@]+"${ceiling_pin[@]}"}
 load discovery -scenario discovery
 load jwks -scenario jwks
 half=$(awk -v r="$(field cc req/s)" 'BEGIN { printf "%.0f", r / 2 }')
@@ -173,6 +174,7 @@ for label in "${order[@]}"; do
   name=$label
   [[ $label == "cc @ half peak" ]] && name="cc @ half peak ($(field "$label" rate) req/s offered, $(field "$label" late) late sends)"
   [[ $label == ceiling-sign ]] && name="ceiling-sign (bare ES256 signer, own process)"
+  [[ $label == ceiling-static ]] && name="ceiling-static (bare handler writing fixed bytes, own process)"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s MB |\n' "$name" \
     "$(field "$label" req/s)" "$(field "$label" p50)" "$(field "$label" p99)" "$(field "$label" errors)" \
     "$(field "$label" server_cpu)" "$(field "$label" client_cpu)" "$(field "$label" rss_max_mb)" "$(field "$label" hwm_mb)"
@@ -180,6 +182,8 @@ done
 echo
 awk -v cc="$(field cc req/s)" -v ceil="$(field ceiling-sign req/s)" \
   'BEGIN { if (ceil > 0) printf "cc / ceiling-sign: %.2f (%.0f%% of the bare signer)\n", cc / ceil, 100 * cc / ceil }'
+awk -v d="$(field discovery req/s)" -v j="$(field jwks req/s)" -v ceil="$(field ceiling-static req/s)" \
+  'BEGIN { if (ceil > 0) printf "discovery / ceiling-static: %.2f, jwks / ceiling-static: %.2f (target 0.80)\n", d / ceil, j / ceil }'
 echo "p99 at half the cc peak: $(field "cc @ half peak" p99) (target < 10 ms)"
 echo "server idle RSS 3 s after the runs: $idle MB (VmHWM $hwm MB)"
 

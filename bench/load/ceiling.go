@@ -42,9 +42,10 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// serveCeiling is the child process of -scenario ceiling-sign: a minimal
+// serveCeiling is the child process of the ceiling scenarios: a minimal
 // token endpoint that does nothing but parse the request, sign an ES256
-// access token and write a token response. It prints "listening ADDR" on
+// access token and write a token response (ceiling-sign), and a bare
+// handler writing fixed bytes (ceiling-static). It prints "listening ADDR" on
 // stdout and exits when its stdin closes (the parent exited or is done).
 func serveCeiling(addr string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -59,7 +60,17 @@ func serveCeiling(addr string) error {
 	iss := "http://" + ln.Addr().String()
 	const ttl = 15 * time.Minute
 
+	// A fixed document the size of Gatehouse's discovery document: the
+	// bare-handler ceiling for the discovery and JWKS scenarios.
+	static := []byte(`{"issuer":"` + iss + `","jwks_uri":"` + iss + `/.well-known/jwks.json",` +
+		`"padding":"` + strings.Repeat("x", 1200) + `"}` + "\n")
+
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/.well-known/openid-configuration" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(static)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
 			http.Error(w, "not found", http.StatusNotFound)
 			return

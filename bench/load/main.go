@@ -100,7 +100,7 @@ type config struct {
 	ceilingCPUs string
 }
 
-var scenarios = []string{"cc", "refresh", "introspect", "discovery", "jwks", "ceiling-sign"}
+var scenarios = []string{"cc", "refresh", "introspect", "discovery", "jwks", "ceiling-sign", "ceiling-static"}
 
 func main() {
 	// The ceiling server is this same binary, re-executed by the parent with
@@ -308,7 +308,7 @@ func run(c config) (*result, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
 	base, pid := c.url, c.pid
-	if c.scenario == "ceiling-sign" {
+	if c.scenario == "ceiling-sign" || c.scenario == "ceiling-static" {
 		srv, err := startCeiling(c.ceilingCPUs)
 		if err != nil {
 			return nil, err
@@ -470,7 +470,7 @@ func (h *harness) setup(base string, ws []*worker) error {
 		for _, w := range ws {
 			w.next, w.check = func() request { return r }, hasToken
 		}
-	case "discovery", "jwks":
+	case "discovery", "jwks", "ceiling-static":
 		path := "/.well-known/openid-configuration"
 		if c.scenario == "jwks" {
 			path = "/.well-known/jwks.json"
