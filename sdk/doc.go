@@ -1,10 +1,43 @@
 // Package sdk is the Go SDK for services that sign users in with Gatehouse
 // or protect their APIs with it.
 //
-// This first part provides the client-side helpers of RFC 7636 (PKCE, S256
-// only) and the random "state" and "nonce" values of RFC 6749 §10.12 and
-// OpenID Connect Core §3.1.2.1. The resource-server middleware (token
-// verification, revocation checks, per-route policies) builds on it.
+// # Client helpers
+//
+// NewPKCE, VerifyS256 and the state and nonce helpers implement the
+// client side of RFC 7636 (PKCE, S256 only) and the random "state" and
+// "nonce" values of RFC 6749 §10.12 and OpenID Connect Core §3.1.2.1.
+//
+// # Verifying access tokens
+//
+// A Verifier checks Gatehouse access tokens, which are JWTs in the RFC 9068
+// profile, following the JWT best current practices of RFC 8725. NewVerifier
+// takes a Config whose Issuer, Audience and Algorithms (a subset of ES256,
+// RS256 and EdDSA) are required; it finds the key set through OpenID
+// Connect Discovery (whose "issuer" must equal Config.Issuer byte for byte)
+// and fetches the JWKS (RFC 7517). Every fetch has a 5 s timeout and a
+// 1 MiB body limit.
+//
+// Verify fails closed. It rejects tokens over MaxTokenSize unparsed; an
+// "alg" outside the allowlist (so "none" and every HS* algorithm) or other
+// than the algorithm of the key named by "kid"; a "typ" other than at+jwt,
+// so id_tokens are refused; the jku, jwk, x5u, x5c and crit headers, whose
+// URLs are never fetched; a bad signature (reported as ErrSignature even
+// when the token has also expired); and then a wrong "iss" or "aud", a
+// missing or passed "exp", a future "nbf" or "iat" (all with a leeway of at
+// most 60 s) and a missing "jti". A token naming an unknown kid triggers
+// one JWKS refetch, shared by all concurrent callers and at most once per
+// Config.RefreshCooldown, which is how rotated-in keys are picked up.
+//
+// Every rejection wraps ErrInvalidToken and one specific error (ErrExpired,
+// ErrSignature, ...), to be told apart with errors.Is; a resource server
+// answers any of them with 401 invalid_token (RFC 6750 §3.1). The SDK never
+// logs.
+//
+// Tokens that verified are kept in a bounded in-memory cache, keyed by the
+// SHA-256 of the token, until they expire, so a token seen again skips the
+// signature check. Verify does not check revocation: a revoked access token
+// keeps verifying until its "exp". Revocation checks (token introspection
+// or a shared revocation list) are not part of this package yet.
 //
 // The core package imports only the standard library and small, audited
 // modules: never Gatehouse's server packages, a database driver or a Redis

@@ -1,0 +1,144 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Claims are the verified claims of a Gatehouse access token (RFC 9068 §2.2
+// plus Gatehouse's client_id, scope, roles, sid, email and auth_time).
+// Zero time values mean the claim was absent.
+type Claims struct {
+	Issuer    string    // iss
+	Subject   string    // sub: the user id, or the client id for client_credentials
+	Audience  []string  // aud
+	ExpiresAt time.Time // exp
+	IssuedAt  time.Time // iat
+	NotBefore time.Time // nbf
+	ID        string    // jti
+	ClientID  string    // client_id
+	Scope     []string  // scope, split on spaces
+	Roles     []string  // roles
+	SID       string    // sid: the browser session (user grants only)
+	Email     string    // email, when the email scope was granted
+	AuthTime  time.Time // auth_time
+}
+
+// HasScope reports whether the token was granted scope s.
+func (c *Claims) HasScope(s string) bool { return c != nil && slices.Contains(c.Scope, s) }
+
+// HasRole reports whether the token carries role r.
+func (c *Claims) HasRole(r string) bool { return c != nil && slices.Contains(c.Roles, r) }
+
+// clone returns a copy whose slices the caller may modify without touching
+// the cached original.
+func (c *Claims) clone() *Claims {
+	d := *c
+	d.Audience = slices.Clone(c.Audience)
+	d.Scope = slices.Clone(c.Scope)
+	d.Roles = slices.Clone(c.Roles)
+	return &d
+}
+
+// rawClaims is the wire form. Strings decode strictly (a number where a
+// string belongs is an error); times and aud are decoded by hand.
+type rawClaims struct {
+	Iss      *string         `json:"iss"`
+	Sub      string          `json:"sub"`
+	Aud      json.RawMessage `json:"aud"`
+	Exp      json.RawMessage `json:"exp"`
+	Iat      json.RawMessage `json:"iat"`
+	Nbf      json.RawMessage `json:"nbf"`
+	Jti      string          `json:"jti"`
+	ClientID string          `json:"client_id"`
+	Scope    string          `json:"scope"`
+	Roles    []string        `json:"roles"`
+	SID      string          `json:"sid"`
+	Email    string          `json:"email"`
+	AuthTime json.RawMessage `json:"auth_time"`
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z; larger values are not dates.
+const maxNumericDate = 253402300799
+
+// parseClaims decodes a payload into Claims, checking types only; the
+// values are checked by Verifier.checkClaims.
+func parseClaims(payload []byte) (*Claims, error) {
+	if p := bytes.TrimSpace(payload); len(p) == 0 || p[0] != '{' {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	var r rawClaims
+	if err := json.Unmarshal(payload, &r); err != nil {
+		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+	}
+	c := &Claims{
+		Subject:  r.Sub,
+		ID:       r.Jti,
+		ClientID: r.ClientID,
+		Scope:    strings.Fields(r.Scope),
+		Roles:    r.Roles,
+		SID:      r.SID,
+		Email:    r.Email,
+	}
+	if r.Iss != nil {
+		c.Issuer = *r.Iss
+	}
+	var err error
+	if c.Audience, err = parseAudience(r.Aud); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Time
+	}{
+		{"exp", r.Exp, &c.ExpiresAt},
+		{"iat", r.Iat, &c.IssuedAt},
+		{"nbf", r.Nbf, &c.NotBefore},
+		{"auth_time", r.AuthTime, &c.AuthTime},
+	} {
+		if *f.dst, err = parseNumericDate(f.raw); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, f.name, err)
+		}
+	}
+	return c, nil
+}
+
+// parseAudience accepts a string or an array of strings (RFC 7519 §4.1.3).
+func parseAudience(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var one string
+	if err := json.Unmarshal(raw, &one); err == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, fmt.Errorf("%w: aud is neither a string nor an array of strings", ErrMalformed)
+	}
+	return many, nil
+}
+
+// parseNumericDate accepts a JSON number of seconds since the epoch between
+// 0 and year 9999 (RFC 7519 §2 NumericDate). Absent or null is the zero
+// time; strings, arrays, negative and huge values are errors.
+func parseNumericDate(raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return time.Time{}, fmt.Errorf("not a number")
+	}
+	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, fmt.Errorf("out of range")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
