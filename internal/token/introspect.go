@@ -2,10 +2,12 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -77,16 +79,24 @@ func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // VerifyAccessToken verifies one of our access tokens (signature, typ,
 // issuer, expiry) and checks the revocation list. A nil error means valid.
+// A token that verified before is taken from a small cache until it
+// expires, skipping the signature check; the revocation list is consulted
+// every time.
 func (e *Endpoint) VerifyAccessToken(ctx context.Context, tok string) (*AccessClaims, error) {
-	var c AccessClaims
-	err := e.cfg.Signer.VerifyClaims(tok, keys.VerifyOptions{
-		Algorithms: []string{e.cfg.AccessAlg},
-		Typ:        TypAccessToken,
-		Issuer:     e.cfg.Issuer,
-		Leeway:     keys.MaxLeeway,
-	}, &c)
-	if err != nil {
-		return nil, err
+	key := sha256.Sum256([]byte(tok))
+	c, ok := e.verified.get(key, e.cfg.Now())
+	if !ok {
+		c = &AccessClaims{}
+		err := e.cfg.Signer.VerifyClaims(tok, keys.VerifyOptions{
+			Algorithms: []string{e.cfg.AccessAlg},
+			Typ:        TypAccessToken,
+			Issuer:     e.cfg.Issuer,
+			Leeway:     keys.MaxLeeway,
+		}, c)
+		if err != nil {
+			return nil, err
+		}
+		e.verified.put(key, c, e.cfg.Now())
 	}
 	var iat time.Time
 	if c.IssuedAt != nil {
@@ -99,7 +109,52 @@ func (e *Endpoint) VerifyAccessToken(ctx context.Context, tok string) (*AccessCl
 	if revoked {
 		return nil, errRevoked
 	}
-	return &c, nil
+	return c, nil
+}
+
+// verifiedCache keeps the claims of access tokens whose signature checked
+// out, until they expire (plus the verifier's leeway). Entries are
+// read-only once stored. The size is bounded: when full, expired entries go
+// first, and if none have expired the cache starts over.
+type verifiedCache struct {
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]*AccessClaims
+}
+
+const maxVerified = 10_000
+
+func newVerifiedCache() *verifiedCache {
+	return &verifiedCache{entries: map[[sha256.Size]byte]*AccessClaims{}}
+}
+
+func (c *verifiedCache) get(key [sha256.Size]byte, now time.Time) (*AccessClaims, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.entries[key]
+	if !ok {
+		return nil, false
+	}
+	if cl.ExpiresAt == nil || !now.Before(cl.ExpiresAt.Add(keys.MaxLeeway)) {
+		delete(c.entries, key)
+		return nil, false
+	}
+	return cl, true
+}
+
+func (c *verifiedCache) put(key [sha256.Size]byte, cl *AccessClaims, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxVerified {
+		for k, v := range c.entries {
+			if v.ExpiresAt == nil || !now.Before(v.ExpiresAt.Time) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxVerified {
+			clear(c.entries)
+		}
+	}
+	c.entries[key] = cl
 }
 
 var errRevoked = errors.New("token: revoked")

@@ -87,9 +87,10 @@ type grantHandler interface {
 
 // Endpoint serves POST /oauth/token.
 type Endpoint struct {
-	cfg    Config
-	minter *Minter
-	grants map[string]grantHandler
+	cfg      Config
+	minter   *Minter
+	verified *verifiedCache
+	grants   map[string]grantHandler
 }
 
 // Defaults for the lifetimes left zero in Config (the same as package
@@ -120,7 +121,7 @@ func New(cfg Config) *Endpoint {
 	}
 	m := &Minter{Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, IDTokenTTL: cfg.IDTokenTTL,
 		Alg: cfg.AccessAlg, Signer: cfg.Signer, Now: cfg.Now}
-	e := &Endpoint{cfg: cfg, minter: m}
+	e := &Endpoint{cfg: cfg, minter: m, verified: newVerifiedCache()}
 	e.grants = map[string]grantHandler{
 		GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
 		GrantClientCredentials: &clientCredentials{minter: m, auditor: cfg.Auditor},
