@@ -11,22 +11,24 @@ import (
 )
 
 // Claims are the verified claims of a Gatehouse access token (RFC 9068 §2.2
-// plus Gatehouse's client_id, scope, roles, sid, email and auth_time).
+// plus Gatehouse's client_id, scope, roles, permissions, sid, email and
+// auth_time).
 // Zero time values mean the claim was absent.
 type Claims struct {
-	Issuer    string    // iss
-	Subject   string    // sub: the user id, or the client id for client_credentials
-	Audience  []string  // aud
-	ExpiresAt time.Time // exp
-	IssuedAt  time.Time // iat
-	NotBefore time.Time // nbf
-	ID        string    // jti
-	ClientID  string    // client_id
-	Scope     []string  // scope, split on spaces
-	Roles     []string  // roles
-	SID       string    // sid: the browser session (user grants only)
-	Email     string    // email, when the email scope was granted
-	AuthTime  time.Time // auth_time
+	Issuer      string    // iss
+	Subject     string    // sub: the user id, or the client id for client_credentials
+	Audience    []string  // aud
+	ExpiresAt   time.Time // exp
+	IssuedAt    time.Time // iat
+	NotBefore   time.Time // nbf
+	ID          string    // jti
+	ClientID    string    // client_id
+	Scope       []string  // scope, split on spaces
+	Roles       []string  // roles
+	Permissions []string  // permissions: an array of strings
+	SID         string    // sid: the browser session (user grants only)
+	Email       string    // email, when the email scope was granted
+	AuthTime    time.Time // auth_time
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -35,6 +37,11 @@ func (c *Claims) HasScope(s string) bool { return c != nil && slices.Contains(c.
 // HasRole reports whether the token carries role r.
 func (c *Claims) HasRole(r string) bool { return c != nil && slices.Contains(c.Roles, r) }
 
+// HasPermission reports whether the token's "permissions" claim holds p.
+func (c *Claims) HasPermission(p string) bool {
+	return c != nil && slices.Contains(c.Permissions, p)
+}
+
 // clone returns a copy whose slices the caller may modify without touching
 // the cached original.
 func (c *Claims) clone() *Claims {
@@ -42,6 +49,7 @@ func (c *Claims) clone() *Claims {
 	d.Audience = slices.Clone(c.Audience)
 	d.Scope = slices.Clone(c.Scope)
 	d.Roles = slices.Clone(c.Roles)
+	d.Permissions = slices.Clone(c.Permissions)
 	return &d
 }
 
@@ -58,6 +66,7 @@ type rawClaims struct {
 	ClientID string          `json:"client_id"`
 	Scope    string          `json:"scope"`
 	Roles    []string        `json:"roles"`
+	Perms    []string        `json:"permissions"`
 	SID      string          `json:"sid"`
 	Email    string          `json:"email"`
 	AuthTime json.RawMessage `json:"auth_time"`
@@ -77,13 +86,14 @@ func parseClaims(payload []byte) (*Claims, error) {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
 	c := &Claims{
-		Subject:  r.Sub,
-		ID:       r.Jti,
-		ClientID: r.ClientID,
-		Scope:    strings.Fields(r.Scope),
-		Roles:    r.Roles,
-		SID:      r.SID,
-		Email:    r.Email,
+		Subject:     r.Sub,
+		ID:          r.Jti,
+		ClientID:    r.ClientID,
+		Scope:       strings.Fields(r.Scope),
+		Roles:       r.Roles,
+		Permissions: r.Perms,
+		SID:         r.SID,
+		Email:       r.Email,
 	}
 	if r.Iss != nil {
 		c.Issuer = *r.Iss

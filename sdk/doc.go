@@ -39,6 +39,26 @@
 // keeps verifying until its "exp". Revocation checks (token introspection
 // or a shared revocation list) are not part of this package yet.
 //
+// # Protecting routes
+//
+// A Router is an http.ServeMux (method patterns such as
+// "DELETE /products/{id}") in which every route is registered with a
+// Policy: Public, Authenticated, RequireRoles (any of), RequireScopes and
+// RequirePermissions (all of), and their combinations AllOf and AnyOf.
+// There is no way to register a route without one: the zero Policy, a
+// pattern without a method and a nil handler panic at registration, and
+// Routes lists the table for audits. For every route but the Public ones
+// the token is read only from a single "Authorization: Bearer" header
+// (RFC 6750 §2.1) and the answers follow RFC 6750 §3: 401 with a bare
+// Bearer challenge when no token was sent, 401 invalid_token for a
+// malformed header or a token the verifier rejects, 403
+// insufficient_scope when the policy is not met, and 503 with Retry-After
+// when the verifier fails for another reason, so an outage is never let
+// through. Handlers read the verified claims with ClaimsFrom. Requests
+// whose path ServeMux would clean are redirected by it, and paths with an
+// encoded ".", "/" or "\", a ";", or a control byte are refused with 400
+// before any handler, so no spelling of a path bypasses its policy.
+//
 // The core package imports only the standard library and small, audited
 // modules: never Gatehouse's server packages, a database driver or a Redis
 // client (see deps_test.go).
