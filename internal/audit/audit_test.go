@@ -3,22 +3,14 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 func TestEventsAreStoredInBatches(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := testsvc.SQLite(t)
 	l := New(st, slog.New(slog.DiscardHandler), nil)
 	for range 1000 {
 		l.Record(t.Context(), store.AuditEvent{Type: "token_issued", ClientID: "cc"})
@@ -38,14 +30,7 @@ func TestEventsAreStoredInBatches(t *testing.T) {
 }
 
 func TestCountedEventsAreSummarised(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := testsvc.SQLite(t)
 	l := New(st, slog.New(slog.DiscardHandler), nil)
 	for range 500 {
 		l.Count("token_issued", "cc1", "client_credentials")

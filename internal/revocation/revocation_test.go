@@ -3,7 +3,6 @@ package revocation
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,18 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
+func openStore(t *testing.T) *sqlite.Store { return testsvc.SQLite(t) }
 
 type clock struct {
 	mu sync.Mutex
