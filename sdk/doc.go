@@ -59,6 +59,11 @@
 // encoded ".", "/" or "\", a ";", or a control byte are refused with 400
 // before any handler, so no spelling of a path bypasses its policy.
 //
+// # Testing
+//
+// Package sdktest is a fake Gatehouse issuer (discovery, JWKS, token
+// minting and key rotation) for testing handlers protected by a Router.
+//
 // The core package imports only the standard library and small, audited
 // modules: never Gatehouse's server packages, a database driver or a Redis
 // client (see deps_test.go).
