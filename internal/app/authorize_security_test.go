@@ -371,13 +371,7 @@ func mustUser(t *testing.T, f *browserFixture) struct{ ID string } {
 func TestSES05LoginThrottling(t *testing.T) {
 	f := newBrowserFixture(t, "sqlite")
 	b := newBrowser(t, f.srv.URL)
-	attempt := func(login, pw string) page {
-		p := b.get("/oauth/authorize?" + authParams(f).Encode())
-		fields := formFields(t, p)
-		fields.Set("username", login)
-		fields.Set("password", pw)
-		return b.post("/login", fields, nil)
-	}
+	attempt := func(login, pw string) page { return tryLogin(t, f, b, login, pw) }
 	wrong := attempt("alice", "wrong password")
 	unknown := attempt("mallory", "wrong password")
 	if wrong.status != http.StatusUnauthorized || unknown.status != http.StatusUnauthorized ||
@@ -462,13 +456,7 @@ func TestRED06LogoutRedirects(t *testing.T) {
 func TestSES05PerIPThrottling(t *testing.T) {
 	f := newBrowserFixture(t, "sqlite")
 	b := newBrowser(t, f.srv.URL)
-	attempt := func(login, pw string) page {
-		p := b.get("/oauth/authorize?" + authParams(f).Encode())
-		fields := formFields(t, p)
-		fields.Set("username", login)
-		fields.Set("password", pw)
-		return b.post("/login", fields, nil)
-	}
+	attempt := func(login, pw string) page { return tryLogin(t, f, b, login, pw) }
 	perIP := login.DefaultIPThrottle().Free
 	perAccount := login.DefaultAccountThrottle().Free
 	failures := 0
@@ -485,4 +473,13 @@ func TestSES05PerIPThrottling(t *testing.T) {
 	if p := attempt("alice", alicePassword); p.status != http.StatusTooManyRequests {
 		t.Fatalf("right password from a locked address: %d, want 429", p.status)
 	}
+}
+
+// tryLogin starts an authorization request and submits the login form.
+func tryLogin(t *testing.T, f *browserFixture, b *browser, login, pw string) page {
+	t.Helper()
+	fields := formFields(t, b.get("/oauth/authorize?"+authParams(f).Encode()))
+	fields.Set("username", login)
+	fields.Set("password", pw)
+	return b.post("/login", fields, nil)
 }
