@@ -44,6 +44,22 @@ var (
 	ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
 	// ErrNotYetValid: "nbf" or "iat" lies in the future, beyond the leeway.
 	ErrNotYetValid = fmt.Errorf("%w: not yet valid", ErrInvalidToken)
+	// ErrRevoked: the Config.Revocation checker reports the token revoked
+	// (its jti, its session, or every token of its subject issued before
+	// a time).
+	ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidToken)
+)
+
+// Outage errors. They do not wrap ErrInvalidToken: the token may be fine,
+// but the Verifier cannot tell, so it fails closed and a resource server
+// answers 503 (the Router does) rather than 401 or 200.
+var (
+	// ErrKeysUnavailable: the token names a kid the Verifier does not hold
+	// and the issuer's JWKS could not be fetched to look for it.
+	ErrKeysUnavailable = errors.New("sdk: issuer keys unavailable")
+	// ErrRevocationUnavailable: the revocation checker cannot answer (a
+	// feed beyond its staleness bound, Redis unreachable).
+	ErrRevocationUnavailable = errors.New("sdk: revocation list unavailable")
 )
 
 // ErrInvalidConfig reports a Config that would verify too little (no

@@ -50,6 +50,9 @@ func ExampleVerifier() {
 		Issuer:     issuer,
 		Audience:   "https://api.example.com",
 		Algorithms: []string{"EdDSA", "ES256"},
+		// In production: a FeedChecker or a redisrevocation.Checker (see
+		// ExampleFeedChecker), so that revoked tokens fail at once.
+		Revocation: sdk.InsecureNoRevocation,
 	})
 	if err != nil {
 		fmt.Println("setup:", err)

@@ -125,6 +125,7 @@ type testIssuer struct {
 	url      string
 	clock    *fakeClock
 	jwksHits atomic.Int64
+	jwksDown atomic.Bool // answer the JWKS with 503
 
 	mu         sync.Mutex
 	published  []testKey
@@ -147,6 +148,10 @@ func newTestIssuer(t testing.TB, keys ...testKey) *testIssuer {
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		iss.jwksHits.Add(1)
+		if iss.jwksDown.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		iss.mu.Lock()
 		var set []map[string]any
 		for _, k := range iss.published {
@@ -232,6 +237,7 @@ func (iss *testIssuer) config() Config {
 		Issuer:     iss.url,
 		Audience:   testAudience,
 		Algorithms: []string{"ES256", "RS256", "EdDSA"},
+		Revocation: InsecureNoRevocation,
 		Now:        iss.clock.Now,
 	}
 }

@@ -48,33 +48,43 @@ type keySet struct {
 
 	mu          sync.Mutex
 	lastAttempt time.Time
+	lastErr     error         // outcome of the last fetch
 	inflight    chan struct{} // closed when the running fetch ends; nil if none
 }
 
 // get returns the key for kid, refetching the JWKS once if it is unknown
-// and the cooldown since the last fetch has passed.
-func (ks *keySet) get(ctx context.Context, kid string) (publicKey, bool) {
+// and the cooldown since the last fetch has passed. The kid is reported
+// unknown (ErrUnknownKey) only when the last fetch succeeded; if it failed,
+// the answer is ErrKeysUnavailable, because a rotated-in key cannot be
+// told from a forged kid while the issuer is unreachable.
+func (ks *keySet) get(ctx context.Context, kid string) (publicKey, error) {
 	if k, ok := (*ks.keys.Load())[kid]; ok {
-		return k, true
+		return k, nil
 	}
 	if err := ks.refresh(ctx); err != nil {
-		return publicKey{}, false
+		return publicKey{}, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
-	k, ok := (*ks.keys.Load())[kid]
-	return k, ok
+	if k, ok := (*ks.keys.Load())[kid]; ok {
+		return k, nil
+	}
+	return publicKey{}, ErrUnknownKey
 }
 
 // refresh refetches the JWKS unless another fetch is running (then it
 // waits for that one) or the last attempt was less than cooldown ago. The
 // fetch itself is not cancelled by ctx, since other callers may be waiting
-// for it; it has its own timeout. A failed fetch keeps the old keys.
+// for it; it has its own timeout. A failed fetch keeps the old keys. The
+// error is that of the fetch this call ran, waited for, or (within the
+// cooldown) the last one.
 func (ks *keySet) refresh(ctx context.Context) error {
 	ks.mu.Lock()
 	if done := ks.inflight; done != nil {
 		ks.mu.Unlock()
 		select {
 		case <-done:
-			return nil
+			ks.mu.Lock()
+			defer ks.mu.Unlock()
+			return ks.lastErr
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -83,8 +93,9 @@ func (ks *keySet) refresh(ctx context.Context) error {
 	// A clock that jumped back by more than the cooldown does not block
 	// refetches forever.
 	if since := now.Sub(ks.lastAttempt); since < ks.cooldown && since > -ks.cooldown {
+		err := ks.lastErr
 		ks.mu.Unlock()
-		return nil
+		return err
 	}
 	ks.lastAttempt = now
 	done := make(chan struct{})
@@ -100,6 +111,7 @@ func (ks *keySet) refresh(ctx context.Context) error {
 
 	ks.mu.Lock()
 	ks.inflight = nil
+	ks.lastErr = err
 	ks.mu.Unlock()
 	close(done)
 	return err

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -70,6 +71,11 @@ type Config struct {
 	// by tokens with an unknown kid; zero means DefaultRefreshCooldown
 	// (10 s).
 	RefreshCooldown time.Duration
+	// Revocation is asked about every token that verifies, cached ones
+	// included; a revoked token fails with ErrRevoked and leaves the
+	// cache. Required: use a FeedChecker, a redisrevocation.Checker, or
+	// InsecureNoRevocation to opt out knowingly.
+	Revocation RevocationChecker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -84,6 +90,7 @@ type Verifier struct {
 	now      func() time.Time
 	keys     *keySet
 	cache    *tokenCache
+	revoked  RevocationChecker
 }
 
 // NewVerifier validates cfg, discovers the issuer's jwks_uri and fetches its
@@ -98,6 +105,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if len(cfg.Algorithms) == 0 {
 		return nil, fmt.Errorf("%w: Algorithms is required", ErrInvalidConfig)
+	}
+	if cfg.Revocation == nil {
+		return nil, fmt.Errorf("%w: Revocation is required (a FeedChecker, a redisrevocation.Checker, or InsecureNoRevocation)", ErrInvalidConfig)
 	}
 	allowed := make(map[string]bool, len(cfg.Algorithms))
 	for _, a := range cfg.Algorithms {
@@ -116,6 +126,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		allowed:  allowed,
 		now:      cfg.Now,
 		cache:    newTokenCache(cacheSize),
+		revoked:  cfg.Revocation,
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -195,25 +206,34 @@ func (v *Verifier) verify(ctx context.Context, token string, useCache bool) (*Cl
 	if len(token) > MaxTokenSize {
 		return nil, ErrTooLarge
 	}
-	var sum [32]byte
+	var c *Claims
 	if useCache {
-		sum = sha256.Sum256([]byte(token))
-		if c := v.cache.get(sum, v.now()); c != nil {
-			if err := v.checkTimes(c); err != nil {
-				return nil, err
-			}
-			return c.clone(), nil
+		c = v.cache.get(token, v.now())
+	}
+	if c != nil {
+		if err := v.checkTimes(c); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if c, err = v.verifyUncached(ctx, token); err != nil {
+			return nil, err
+		}
+		if useCache {
+			v.cache.put(token, c, c.ExpiresAt.Add(v.leeway), v.now())
 		}
 	}
-	c, err := v.verifyUncached(ctx, token)
-	if err != nil {
+	revoked, err := v.revoked.Revoked(ctx, c)
+	switch {
+	case err != nil && errors.Is(err, ErrRevocationUnavailable):
 		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrRevocationUnavailable, err)
+	case revoked:
+		v.cache.drop(token)
+		return nil, ErrRevoked
 	}
-	if useCache {
-		v.cache.put(sum, c, c.ExpiresAt.Add(v.leeway), v.now())
-		return c.clone(), nil
-	}
-	return c, nil
+	return c.clone(), nil
 }
 
 // jwsHeader is the JOSE header; members are decoded strictly, and the
@@ -260,9 +280,9 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (*Claims, e
 	if h.Kid == nil || *h.Kid == "" {
 		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
 	}
-	key, ok := v.keys.get(ctx, *h.Kid)
-	if !ok {
-		return nil, ErrUnknownKey
+	key, err := v.keys.get(ctx, *h.Kid)
+	if err != nil {
+		return nil, err
 	}
 	if key.alg != *h.Alg {
 		return nil, fmt.Errorf("%w: key %q is for %s", ErrAlgorithm, *h.Kid, key.alg)
@@ -355,13 +375,16 @@ func (v *Verifier) checkTimes(c *Claims) error {
 	return nil
 }
 
-// tokenCache remembers verified tokens by SHA-256 until they expire. It
-// holds at most size entries; when full, the oldest insertion is evicted.
-// Expired entries are dropped when looked up or evicted.
+// tokenCache remembers verified tokens until they expire. It is keyed by
+// the token itself: the map compares whole keys, so a spliced or altered
+// token can never hit another token's entry, and hashing a string for a
+// map costs far less than a cryptographic hash. It holds at most size
+// entries; when full, the oldest insertion is evicted. Expired entries
+// are dropped when looked up or evicted.
 type tokenCache struct {
 	mu    sync.Mutex
-	m     map[[32]byte]cacheEntry
-	ring  [][32]byte // insertion order; ring[next] is the oldest once full
+	m     map[string]cacheEntry
+	ring  []string // insertion order; ring[next] is the oldest once full
 	next  int
 	count int // slots of ring in use
 }
@@ -373,12 +396,12 @@ type cacheEntry struct {
 }
 
 func newTokenCache(size int) *tokenCache {
-	return &tokenCache{m: make(map[[32]byte]cacheEntry), ring: make([][32]byte, size)}
+	return &tokenCache{m: make(map[string]cacheEntry), ring: make([]string, size)}
 }
 
 // get returns the claims cached for key, or nil; an expired entry is
 // dropped.
-func (tc *tokenCache) get(key [32]byte, now time.Time) *Claims {
+func (tc *tokenCache) get(key string, now time.Time) *Claims {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	e, ok := tc.m[key]
@@ -393,7 +416,7 @@ func (tc *tokenCache) get(key [32]byte, now time.Time) *Claims {
 }
 
 // put stores c until expires; entries already past expires are not stored.
-func (tc *tokenCache) put(key [32]byte, c *Claims, expires, now time.Time) {
+func (tc *tokenCache) put(key string, c *Claims, expires, now time.Time) {
 	if !now.Before(expires) {
 		return
 	}
@@ -414,6 +437,13 @@ func (tc *tokenCache) put(key [32]byte, c *Claims, expires, now time.Time) {
 	tc.ring[slot] = key
 	tc.m[key] = cacheEntry{claims: c, expires: expires, slot: slot}
 	tc.next = (slot + 1) % len(tc.ring)
+}
+
+// drop forgets key (a revoked token).
+func (tc *tokenCache) drop(key string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	delete(tc.m, key)
 }
 
 func (tc *tokenCache) len() int {

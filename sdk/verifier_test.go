@@ -401,11 +401,11 @@ func TestCache(t *testing.T) {
 func TestCacheIsBounded(t *testing.T) {
 	tc := newTokenCache(2)
 	now := time.Unix(1000, 0)
-	keys := [][32]byte{{1}, {2}, {3}}
+	keys := []string{"a.b.1", "a.b.2", "a.b.3"}
 	for _, k := range keys {
-		tc.put(k, &Claims{ID: fmt.Sprint(k[0])}, now.Add(time.Hour), now)
+		tc.put(k, &Claims{ID: k}, now.Add(time.Hour), now)
 	}
-	tc.put([32]byte{4}, &Claims{}, now, now) // already expired: not stored
+	tc.put("a.b.4", &Claims{}, now, now) // already expired: not stored
 	if n := tc.len(); n != 2 {
 		t.Fatalf("len = %d, want 2", n)
 	}

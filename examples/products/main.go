@@ -41,7 +41,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, err := sdk.NewVerifier(ctx, sdk.Config{Issuer: *issuer, Audience: *audience, Algorithms: []string{"ES256"}})
+	v, err := sdk.NewVerifier(ctx, sdk.Config{Issuer: *issuer, Audience: *audience, Algorithms: []string{"ES256"}, Revocation: sdk.InsecureNoRevocation})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,8 +4,9 @@
 // NewIssuer starts an httptest server that serves OpenID Connect Discovery
 // at /.well-known/openid-configuration (its "issuer" is the server URL)
 // and the key set at /.well-known/jwks.json, and signs with an ES256 key.
-// Mint signs access tokens in Gatehouse's RFC 9068 profile, and Config
-// returns an sdk.Config that sdk.NewVerifier accepts for this issuer:
+// Mint signs access tokens in Gatehouse's RFC 9068 profile, Revoke and its
+// siblings stand in for Gatehouse's revocation list, and Config returns an
+// sdk.Config that sdk.NewVerifier accepts for this issuer:
 //
 //	iss := sdktest.NewIssuer(t)
 //	v, err := sdk.NewVerifier(ctx, iss.Config("https://api.example"))
@@ -16,6 +17,7 @@
 package sdktest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -40,6 +42,9 @@ const DefaultTTL = 5 * time.Minute
 // field is empty is left out of the token.
 type Claims struct {
 	Subject string // sub
+	// ID is the "jti"; empty means a random one. Set it to Revoke the
+	// token later.
+	ID string
 	// Audience is the "aud" claim: a string or a []string. Leave it empty
 	// and the token has no "aud", so every Verifier refuses it. Mint
 	// panics on any other type.
@@ -63,9 +68,12 @@ type Claims struct {
 type Issuer struct {
 	srv *httptest.Server
 
-	mu   sync.Mutex
-	keys []*signingKey // every key ever used, all published; the last signs
-	jwks []byte        // the rendered key set
+	mu      sync.Mutex
+	keys    []*signingKey // every key ever used, all published; the last signs
+	jwks    []byte        // the rendered key set
+	revJTI  map[string]bool
+	revSID  map[string]bool
+	revSubs map[string]time.Time // subject -> not-before
 }
 
 type signingKey struct {
@@ -78,7 +86,7 @@ type signingKey struct {
 // by t.Cleanup. It calls t.Fatal if no key can be generated.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	iss := &Issuer{}
+	iss := &Issuer{revJTI: map[string]bool{}, revSID: map[string]bool{}, revSubs: map[string]time.Time{}}
 	if err := iss.addKey(); err != nil {
 		t.Fatalf("sdktest: %v", err)
 	}
@@ -108,16 +116,50 @@ func NewIssuer(t testing.TB) *Issuer {
 func (iss *Issuer) URL() string { return iss.srv.URL }
 
 // Config returns a Config for sdk.NewVerifier that trusts this issuer
-// for audience: Issuer is URL(), Algorithms is ES256 and HTTPClient is
-// the test server's client. RefreshCooldown is left at its default; see
-// Rotate.
+// for audience: Issuer is URL(), Algorithms is ES256, HTTPClient is the
+// test server's client and Revocation is the issuer itself (see Revoke).
+// RefreshCooldown is left at its default; see Rotate.
 func (iss *Issuer) Config(audience string) sdk.Config {
 	return sdk.Config{
 		Issuer:     iss.URL(),
 		Audience:   audience,
 		Algorithms: []string{"ES256"},
 		HTTPClient: iss.srv.Client(),
+		Revocation: iss,
 	}
+}
+
+// Revoke revokes the token whose "jti" is jti, as Gatehouse's /oauth/revoke
+// would: Verifiers using this issuer as their sdk.Config.Revocation refuse
+// it with sdk.ErrRevoked from the next call on.
+func (iss *Issuer) Revoke(jti string) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.revJTI[jti] = true
+}
+
+// RevokeSession revokes every token carrying "sid" sid, as a logout does.
+func (iss *Issuer) RevokeSession(sid string) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.revSID[sid] = true
+}
+
+// RevokeSubject revokes every token of subject sub issued before
+// notBefore, as disabling a user does.
+func (iss *Issuer) RevokeSubject(sub string, notBefore time.Time) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.revSubs[sub] = notBefore
+}
+
+// Revoked implements sdk.RevocationChecker with the entries made by
+// Revoke, RevokeSession and RevokeSubject.
+func (iss *Issuer) Revoked(_ context.Context, c *sdk.Claims) (bool, error) {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	nb, sub := iss.revSubs[c.Subject]
+	return iss.revJTI[c.ID] || (c.SID != "" && iss.revSID[c.SID]) || (sub && c.IssuedAt.Before(nb)), nil
 }
 
 // Rotate replaces the signing key with a new ES256 key: tokens minted
@@ -144,13 +186,17 @@ func (iss *Issuer) Mint(c Claims) string {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	jti := make([]byte, 16)
-	rand.Read(jti)
+	jti := c.ID
+	if jti == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		jti = b64(b)
+	}
 	m := map[string]any{
 		"iss": iss.URL(),
 		"iat": now.Unix(),
 		"exp": now.Add(ttl).Unix(),
-		"jti": b64(jti),
+		"jti": jti,
 	}
 	switch aud := c.Audience.(type) {
 	case nil:
