@@ -38,6 +38,7 @@ type App struct {
 	store       Store
 	keys        *keys.Manager
 	revocations *revocation.List
+	clients     *token.ClientAuthenticator
 	redis       *revocation.RedisMirror
 	audit       *audit.Log
 	token       *token.Endpoint
@@ -116,6 +117,7 @@ func (a *App) init(ctx context.Context) error {
 		return fmt.Errorf("load revocation list: %w", err)
 	}
 	a.audit = audit.New(a.store, a.log, a.now)
+	a.clients = token.NewClientAuthenticator(a.store, nil, a.now)
 	a.token = token.New(token.Config{
 		Issuer:         a.cfg.Issuer,
 		AccessTTL:      a.cfg.Tokens.AccessTTL,
@@ -127,7 +129,7 @@ func (a *App) init(ctx context.Context) error {
 		Store:          a.store,
 		Revocations:    a.revocations,
 		Auditor:        a.audit,
-		Clients:        token.NewClientAuthenticator(a.store, nil, a.now),
+		Clients:        a.clients,
 		Now:            a.now,
 		Logger:         a.log,
 	})

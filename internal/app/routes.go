@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -72,6 +73,7 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"POST /oauth/token", ClientAuth, a.token.Handler()},
 		{"POST /oauth/introspect", ClientAuth, a.token.IntrospectionHandler()},
 		{"POST /oauth/revoke", ClientAuth, a.token.RevocationHandler()},
+		{"GET " + revocation.FeedPath, ClientAuth, a.revocations.FeedHandler(a.clients)},
 		{"GET " + oidc.PathUserinfo, Bearer, userinfo},
 		{"POST " + oidc.PathUserinfo, Bearer, userinfo},
 		// Browser flow: the user signs in on these pages; forms are

@@ -63,6 +63,9 @@ type List struct {
 	sub      map[string]subEntry
 	seq      int64
 	lastSync time.Time
+	// changedCh is closed, and replaced, whenever entries are applied;
+	// feed requests waiting for news select on it.
+	changedCh chan struct{}
 }
 
 type subEntry struct{ notBefore, expires time.Time }
@@ -83,7 +86,8 @@ func New(cfg Config) *List {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &List{cfg: cfg, jti: map[string]time.Time{}, sid: map[string]time.Time{}, sub: map[string]subEntry{}}
+	return &List{cfg: cfg, jti: map[string]time.Time{}, sid: map[string]time.Time{}, sub: map[string]subEntry{},
+		changedCh: make(chan struct{})}
 }
 
 // SubjectNotBefore returns the NotBefore for a subject entry made at now:
@@ -132,6 +136,20 @@ func (l *List) Apply(rs []store.Revocation) {
 	for _, r := range rs {
 		l.applyLocked(r)
 	}
+	l.notifyLocked()
+}
+
+// notifyLocked wakes everyone waiting on changed.
+func (l *List) notifyLocked() {
+	close(l.changedCh)
+	l.changedCh = make(chan struct{})
+}
+
+// changed returns a channel closed when entries are next applied.
+func (l *List) changed() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.changedCh
 }
 
 func (l *List) applyLocked(r store.Revocation) {
@@ -175,6 +193,9 @@ func (l *List) Sync(ctx context.Context) error {
 		}
 		if len(rs) < pageSize {
 			l.lastSync = now
+		}
+		if len(rs) > 0 {
+			l.notifyLocked()
 		}
 		l.mu.Unlock()
 		l.mirror(ctx, rs)
