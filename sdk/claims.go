@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -124,8 +125,11 @@ func parseAudience(raw json.RawMessage) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
+	if raw[0] == '"' {
+		var one string
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return nil, fmt.Errorf("%w: aud: %v", ErrMalformed, err)
+		}
 		return []string{one}, nil
 	}
 	var many []string
@@ -142,8 +146,15 @@ func parseNumericDate(raw json.RawMessage) (time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
+	// The raw bytes are a valid JSON value (the decoder checked); a JSON
+	// number is all strconv needs, and strings, arrays and objects fail
+	// it. (ParseFloat alone would also take "Inf", "NaN" and hex, which
+	// are not JSON numbers.)
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return time.Time{}, fmt.Errorf("not a number")
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
 		return time.Time{}, fmt.Errorf("not a number")
 	}
 	if math.IsNaN(f) || f < 0 || f > maxNumericDate {

@@ -34,10 +34,39 @@
 // logs.
 //
 // Tokens that verified are kept in a bounded in-memory cache, keyed by the
-// SHA-256 of the token, until they expire, so a token seen again skips the
-// signature check. Verify does not check revocation: a revoked access token
-// keeps verifying until its "exp". Revocation checks (token introspection
-// or a shared revocation list) are not part of this package yet.
+// token itself, until they expire, so a token seen again skips the
+// signature check (about half a microsecond instead of tens).
+//
+// # Revocation
+//
+// A JWT stays valid until its "exp" unless the resource server asks
+// whether it was revoked, so Verify asks the Config.Revocation checker
+// about every token, cached ones included; a revoked token fails with
+// ErrRevoked (a 401) and leaves the cache. Gatehouse revokes a single
+// token ("jti": /oauth/revoke, refresh-token reuse), a browser session
+// ("sid": logout) or every token of a subject issued before a time ("sub":
+// a disabled user, a password change). Two checkers answer from memory, so
+// a check costs no network round trip in steady state:
+//
+//   - FeedChecker follows Gatehouse's revocation feed (GET /oauth/revocations,
+//     long-polled, authenticated as a confidential client) into an
+//     in-memory set. A check is a few map lookups (about 0.1 us, no
+//     allocation). If the feed cannot be reached for FeedConfig.StaleAfter,
+//     checks of tokens it does not know to be revoked fail with
+//     ErrRevocationUnavailable.
+//   - Package redisrevocation reads the entries Gatehouse mirrors to Redis,
+//     with client-side caching that Redis invalidates when an entry is
+//     written; losing Redis fails checks the same way.
+//
+// InsecureNoRevocation opts out, by name. The Config has no default: a
+// Verifier that silently ignored logout would be the worst kind of
+// default. Measured end to end with two Gatehouse nodes, a revocation
+// reaches two SDK instances in well under a second with either checker
+// (see the README).
+//
+// Outages never turn into a 200 or a 401: ErrRevocationUnavailable, and
+// ErrKeysUnavailable (an unknown kid while the JWKS cannot be fetched), do
+// not wrap ErrInvalidToken, and a Router answers them with 503.
 //
 // # Protecting routes
 //
@@ -62,7 +91,14 @@
 // # Testing
 //
 // Package sdktest is a fake Gatehouse issuer (discovery, JWKS, token
-// minting and key rotation) for testing handlers protected by a Router.
+// minting, key rotation and revocation) for testing handlers protected by
+// a Router.
+//
+// # Signing users in
+//
+// Package signin is the other side: a Go web application that signs users
+// in with Gatehouse (authorization code with PKCE, "state" and "nonce"
+// bound to the browser by a cookie, the id_token verified with go-oidc).
 //
 // The core package imports only the standard library and small, audited
 // modules: never Gatehouse's server packages, a database driver or a Redis

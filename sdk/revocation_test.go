@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -344,17 +343,8 @@ func TestJWKSOutageOnUnknownKidIs503(t *testing.T) {
 // BenchmarkRevocationCheck is the in-memory check of a FeedChecker (what
 // every request pays) against a list of 10,000 entries.
 func BenchmarkRevocationCheck(b *testing.B) {
-	now := time.Now()
-	s := newRevocationSet()
-	var es []RevocationEntry
-	for i := range 10_000 {
-		kind := []string{RevokeJTI, RevokeSession, RevokeSubject}[i%3]
-		es = append(es, RevocationEntry{Kind: kind, Value: fmt.Sprint(i), NotBefore: now, ExpiresAt: now.Add(time.Hour)})
-	}
-	s.add(es)
-	fc := &FeedChecker{cfg: FeedConfig{Now: time.Now, StaleAfter: time.Hour}, set: s}
-	fc.lastSync.Store(now.UnixNano())
-	c := &Claims{ID: "8Jd2kq0x7mYwQ1bLzR4tVg", SID: "s-12", Subject: "user-42", IssuedAt: now}
+	fc := benchRevocation()
+	c := &Claims{ID: "8Jd2kq0x7mYwQ1bLzR4tVg", SID: "s-12", Subject: "user-42", IssuedAt: time.Now()}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,6 +3,7 @@ package sdktest_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,4 +71,27 @@ func Example() {
 	// 401
 	// 403
 	// 204
+}
+
+// ExampleIssuer_Revoke tests that a handler stops accepting a token once
+// Gatehouse revokes it (by jti here; RevokeSession and RevokeSubject work
+// the same way).
+func ExampleIssuer_Revoke() {
+	t := &exampleTB{}
+	defer t.done()
+
+	iss := sdktest.NewIssuer(t)
+	v, err := sdk.NewVerifier(context.Background(), iss.Config("https://api.example"))
+	if err != nil {
+		panic(err)
+	}
+	tok := iss.Mint(sdktest.Claims{Subject: "user-1", Audience: "https://api.example", ID: "token-1"})
+	_, err = v.Verify(context.Background(), tok)
+	fmt.Println(err)
+	iss.Revoke("token-1")
+	_, err = v.Verify(context.Background(), tok)
+	fmt.Println(errors.Is(err, sdk.ErrRevoked))
+	// Output:
+	// <nil>
+	// true
 }
