@@ -87,6 +87,8 @@ type Store interface {
 	Consents
 	Audit
 	Grants
+	Roles
+	APIKeys
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

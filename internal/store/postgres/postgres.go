@@ -52,6 +52,11 @@ const uniqueViolation = "23505"
 // which each READ COMMITTED statement sees the previous rotation's key.
 const lockSigningKeys = `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`
 
+// lockRoleHolders keeps holders of a role from appearing while DeleteRole
+// checks for them. SHARE conflicts with the ROW EXCLUSIVE lock every
+// INSERT, UPDATE and DELETE takes, but not with reads or with itself.
+const lockRoleHolders = `LOCK TABLE users, clients, api_keys IN SHARE MODE`
+
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -82,6 +87,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		IsUniqueViolation: isUniqueViolation,
 		LockSigningKeys:   lockSigningKeys,
 		ForUpdate:         " FOR UPDATE",
+		LockRoleHolders:   lockRoleHolders,
 	})
 	if err != nil {
 		_ = db.Close()

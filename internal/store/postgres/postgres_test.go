@@ -38,8 +38,8 @@ func TestMigrate(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	got, err := s.Migrate(t.Context())
-	if err != nil || !slices.Equal(got, []int64{1, 2}) {
-		t.Fatalf("first Migrate = %v, %v; want [1 2], nil", got, err)
+	if err != nil || !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("first Migrate = %v, %v; want [1 2 3], nil", got, err)
 	}
 	got, err = s.Migrate(t.Context())
 	if err != nil || len(got) != 0 {
@@ -81,8 +81,8 @@ func TestMigrateConcurrent(t *testing.T) {
 		}
 		total += len(applied[i])
 	}
-	if total != 2 {
-		t.Errorf("migrations applied across %d concurrent migrators = %v, want versions 1 and 2 once each", n, applied)
+	if total != 3 {
+		t.Errorf("migrations applied across %d concurrent migrators = %v, want versions 1, 2 and 3 once each", n, applied)
 	}
 }
 

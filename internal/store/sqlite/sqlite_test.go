@@ -37,8 +37,8 @@ func TestMigrate(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	got, err := s.Migrate(t.Context())
-	if err != nil || !slices.Equal(got, []int64{1, 2}) {
-		t.Fatalf("first Migrate = %v, %v; want [1 2], nil", got, err)
+	if err != nil || !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("first Migrate = %v, %v; want [1 2 3], nil", got, err)
 	}
 	got, err = s.Migrate(t.Context())
 	if err != nil || len(got) != 0 {

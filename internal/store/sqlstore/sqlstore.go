@@ -62,6 +62,14 @@ type Dialect struct {
 	// on PostgreSQL. Backends whose write transactions are already
 	// serialized (SQLite with BEGIN IMMEDIATE) leave it empty.
 	ForUpdate string
+
+	// LockRoleHolders, when not empty, is executed first inside the
+	// DeleteRole transaction. It must keep other transactions from
+	// inserting or updating users, clients and API keys until the
+	// transaction ends, so that no holder of the role appears between the
+	// check for holders and the delete. Backends whose write transactions
+	// are already serialized leave it empty.
+	LockRoleHolders string
 }
 
 // DB implements store.Store on a *sql.DB.
