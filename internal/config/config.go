@@ -47,6 +47,7 @@ type Config struct {
 	HTTP    HTTP    `koanf:"http"`
 	Tokens  Tokens  `koanf:"tokens"`
 	Signing Signing `koanf:"signing"`
+	APIKeys APIKeys `koanf:"apikeys"`
 }
 
 // Log configures logging.
@@ -101,6 +102,19 @@ type Signing struct {
 	KeyRefreshInterval time.Duration `koanf:"key_refresh_interval"`
 }
 
+// APIKeys configures how API keys are stored.
+type APIKeys struct {
+	// Hash is how new keys are hashed: "argon2id" or "hmac-sha256".
+	Hash string `koanf:"hash"`
+	// PepperFile holds the HMAC-SHA-256 pepper (at least 32 bytes, base64
+	// or hex). Required for hmac-sha256; with argon2id it still lets
+	// existing HMAC keys verify.
+	PepperFile string `koanf:"pepper_file"`
+}
+
+// APIKeyHashes returns the accepted values of apikeys.hash.
+func APIKeyHashes() []string { return []string{"argon2id", "hmac-sha256"} }
+
 // Default returns the built-in defaults: a dev-mode server on loopback with
 // an embedded SQLite store under ./gatehouse-data.
 func Default() Config {
@@ -130,6 +144,7 @@ func Default() Config {
 			AccessTokenAlg:     "ES256",
 			KeyRefreshInterval: 5 * time.Second,
 		},
+		APIKeys: APIKeys{Hash: "argon2id"},
 	}
 }
 
@@ -294,6 +309,12 @@ func (c *Config) Validate() error {
 		}
 	case c.Signing.HMACSecret != "":
 		bad("signing.hmac_secret", "set but unused: only HS256 access tokens use it")
+	}
+
+	if !slices.Contains(APIKeyHashes(), c.APIKeys.Hash) {
+		bad("apikeys.hash", "want argon2id or hmac-sha256, got %q", c.APIKeys.Hash)
+	} else if c.APIKeys.Hash == "hmac-sha256" && c.APIKeys.PepperFile == "" {
+		bad("apikeys.pepper_file", "hmac-sha256 needs a pepper file")
 	}
 	return errors.Join(errs...)
 }

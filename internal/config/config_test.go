@@ -213,3 +213,33 @@ func TestEveryKeyHasAnEnvName(t *testing.T) {
 		t.Error("GATEHOUSE_MASTER_KEY must map to a key")
 	}
 }
+
+func TestAPIKeyHashSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name, hash, pepper string
+		wantKey            string // "" means valid
+	}{
+		{"default argon2id", "argon2id", "", ""},
+		{"argon2id with a pepper for old HMAC keys", "argon2id", "/etc/gh/pepper", ""},
+		{"hmac with pepper", "hmac-sha256", "/etc/gh/pepper", ""},
+		{"hmac without pepper", "hmac-sha256", "", "apikeys.pepper_file:"},
+		{"unknown hash", "sha256", "", "apikeys.hash:"},
+		{"case matters", "Argon2id", "", "apikeys.hash:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.APIKeys = APIKeys{Hash: tc.hash, PepperFile: tc.pepper}
+			cfg.resolve()
+			err := cfg.Validate()
+			switch {
+			case tc.wantKey == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tc.wantKey != "" && (err == nil || !strings.Contains(err.Error(), tc.wantKey)):
+				t.Errorf("Validate = %v, want a problem with %s", err, tc.wantKey)
+			}
+		})
+	}
+	if got := Default().APIKeys.Hash; got != "argon2id" {
+		t.Errorf("default apikeys.hash = %q, want argon2id", got)
+	}
+}

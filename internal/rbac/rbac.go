@@ -1,0 +1,149 @@
+// Package rbac is Gatehouse's role-based access control vocabulary: the
+// syntax of permissions and role names, wildcard matching, and the
+// expansion of the roles a user, client or API key holds into the
+// permissions they grant.
+//
+// A permission is "resource:action". Each segment is one or more of
+// [a-z0-9_.-], or exactly "*", which matches any value of that segment:
+// "clients:*" grants every action on clients, "*:read" reading anything,
+// "*:*" everything. Wildcards are whole segments only ("clients*" and
+// "cl*:read" are invalid), and only granted permissions may hold them:
+// what a route requires is always concrete. Everything is case-sensitive
+// and ASCII; anything else is rejected rather than normalised, so two
+// spellings can never name one permission (OWASP ASVS 8.2.1).
+package rbac
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Wildcard matches any value of a whole segment.
+const Wildcard = "*"
+
+// MaxRoleNameLen and MaxSegmentLen bound names so they stay readable and
+// fit in tokens.
+const (
+	MaxRoleNameLen = 64
+	MaxSegmentLen  = 64
+)
+
+// Errors returned by the validators; test with errors.Is.
+var (
+	ErrInvalidPermission = errors.New("rbac: invalid permission")
+	ErrInvalidRoleName   = errors.New("rbac: invalid role name")
+)
+
+// ValidatePermission reports whether p is "resource:action" with each
+// segment either "*" or 1 to MaxSegmentLen characters of [a-z0-9_.-].
+func ValidatePermission(p string) error {
+	res, act, ok := strings.Cut(p, ":")
+	if !ok || !validSegment(res) || !validSegment(act) {
+		return fmt.Errorf("%w: %q: want resource:action, each [a-z0-9_.-]+ or *", ErrInvalidPermission, p)
+	}
+	return nil
+}
+
+// ValidateRoleName reports whether name is 1 to MaxRoleNameLen characters
+// of [a-z0-9_.-].
+func ValidateRoleName(name string) error {
+	if len(name) == 0 || len(name) > MaxRoleNameLen || !validChars(name) {
+		return fmt.Errorf("%w: %q: want 1 to %d characters of [a-z0-9_.-]", ErrInvalidRoleName, name, MaxRoleNameLen)
+	}
+	return nil
+}
+
+// ValidateRole checks r's name and every permission, reporting every
+// problem at once.
+func ValidateRole(r store.Role) error {
+	var errs []error
+	if err := ValidateRoleName(r.Name); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range r.Permissions {
+		if err := ValidatePermission(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validSegment is "*" or a concrete segment. A colon inside a segment is
+// not in the alphabet, so "a:b:c" fails here.
+func validSegment(s string) bool {
+	return s == Wildcard || (len(s) > 0 && len(s) <= MaxSegmentLen && validChars(s))
+}
+
+func validChars(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Match reports whether the granted permission allows the wanted one.
+// wanted must be concrete (no wildcard); an invalid granted or wanted
+// permission never matches, so a typo fails closed.
+func Match(granted, wanted string) bool {
+	gr, ga, ok := strings.Cut(granted, ":")
+	if !ok || !validSegment(gr) || !validSegment(ga) {
+		return false
+	}
+	wr, wa, ok := strings.Cut(wanted, ":")
+	if !ok || !concrete(wr) || !concrete(wa) {
+		return false
+	}
+	return (gr == Wildcard || gr == wr) && (ga == Wildcard || ga == wa)
+}
+
+func concrete(s string) bool { return s != Wildcard && validSegment(s) }
+
+// Set is the permissions some holder has. The zero Set allows nothing.
+type Set struct {
+	perms []string
+}
+
+// Expand returns the permissions granted by the roles named in held,
+// looked up in roles (as read from the store). Names with no role, and
+// stored permissions that are not valid, grant nothing: a role deleted or
+// mistyped must never widen access.
+func Expand(held []string, roles []store.Role) Set {
+	byName := make(map[string]store.Role, len(roles))
+	for _, r := range roles {
+		byName[r.Name] = r
+	}
+	var perms []string
+	for _, name := range held {
+		r, ok := byName[name]
+		if !ok {
+			continue
+		}
+		for _, p := range r.Permissions {
+			if ValidatePermission(p) == nil {
+				perms = append(perms, p)
+			}
+		}
+	}
+	slices.Sort(perms)
+	return Set{perms: slices.Compact(perms)}
+}
+
+// Allows reports whether any permission in s matches wanted.
+func (s Set) Allows(wanted string) bool {
+	for _, g := range s.perms {
+		if Match(g, wanted) {
+			return true
+		}
+	}
+	return false
+}
+
+// Permissions returns the permissions in s, sorted and without duplicates.
+func (s Set) Permissions() []string { return slices.Clone(s.perms) }
