@@ -30,6 +30,10 @@ type Claims struct {
 	SID         string    // sid: the browser session (user grants only)
 	Email       string    // email, when the email scope was granted
 	AuthTime    time.Time // auth_time
+	// APIKey is set when the caller authenticated with an API key
+	// (AcceptAPIKeys) rather than an access token; ID and Subject are
+	// then the key's id.
+	APIKey bool
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -38,9 +42,28 @@ func (c *Claims) HasScope(s string) bool { return c != nil && slices.Contains(c.
 // HasRole reports whether the token carries role r.
 func (c *Claims) HasRole(r string) bool { return c != nil && slices.Contains(c.Roles, r) }
 
-// HasPermission reports whether the token's "permissions" claim holds p.
+// HasPermission reports whether the token's "permissions" claim grants p:
+// it holds p itself, or a "resource:action" permission whose "*" segment
+// stands for that whole segment of p ("products:*", "*:read", "*:*"). A
+// wildcard only ever matches a whole segment, and p itself must not
+// contain one.
 func (c *Claims) HasPermission(p string) bool {
-	return c != nil && slices.Contains(c.Permissions, p)
+	if c == nil || p == "" || strings.Contains(p, "*") {
+		return false
+	}
+	return slices.ContainsFunc(c.Permissions, func(g string) bool { return permissionGrants(g, p) })
+}
+
+func permissionGrants(granted, wanted string) bool {
+	if granted == wanted {
+		return true
+	}
+	gr, ga, ok1 := strings.Cut(granted, ":")
+	wr, wa, ok2 := strings.Cut(wanted, ":")
+	if !ok1 || !ok2 || gr == "" || ga == "" || wr == "" || wa == "" || strings.Contains(ga, ":") || strings.Contains(wa, ":") {
+		return false
+	}
+	return (gr == "*" || gr == wr) && (ga == "*" || ga == wa)
 }
 
 // clone returns a copy whose slices the caller may modify without touching

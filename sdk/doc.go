@@ -88,6 +88,17 @@
 // encoded ".", "/" or "\", a ";", or a control byte are refused with 400
 // before any handler, so no spelling of a path bypasses its policy.
 //
+// # API keys
+//
+// A Router built with AcceptAPIKeys(k), k an APIKeyVerifier, also accepts
+// Gatehouse API keys ("sk_..."), from "Authorization: Bearer" or one
+// "X-API-Key" header, never from the query string. The verifier asks
+// Gatehouse's introspection endpoint (RFC 7662) once per key, single
+// flight, caches the answer for APIKeyConfig.CacheTTL (30 s by default,
+// at most 5 minutes) and asks the revocation checker on every request, so
+// a key revoked in Gatehouse fails at once. The claims of a key (APIKey
+// set, its roles, scopes and permissions) meet policies like a token's.
+//
 // # Testing
 //
 // Package sdktest is a fake Gatehouse issuer (discovery, JWKS, token

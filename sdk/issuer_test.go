@@ -130,6 +130,12 @@ type testIssuer struct {
 	mu         sync.Mutex
 	published  []testKey
 	discIssuer string // issuer claimed by discovery; url when empty
+
+	// The introspection endpoint, for API keys: the answer for each key
+	// (inactive when absent), the number of calls, and a forced status.
+	introspected atomic.Int64
+	apiKeys      map[string]map[string]any
+	introStatus  int
 }
 
 func newTestIssuer(t testing.TB, keys ...testKey) *testIssuer {
@@ -144,7 +150,26 @@ func newTestIssuer(t testing.TB, keys ...testKey) *testIssuer {
 			claimed = iss.url
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"issuer": claimed, "jwks_uri": iss.url + "/jwks"})
+		json.NewEncoder(w).Encode(map[string]any{"issuer": claimed, "jwks_uri": iss.url + "/jwks",
+			"introspection_endpoint": iss.url + "/introspect"})
+	})
+	mux.HandleFunc("POST /introspect", func(w http.ResponseWriter, r *http.Request) {
+		iss.introspected.Add(1)
+		if id, secret, _ := r.BasicAuth(); id != "rs" || secret != "s3cret" {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		iss.mu.Lock()
+		status, ans := iss.introStatus, iss.apiKeys[r.PostFormValue("token")]
+		iss.mu.Unlock()
+		if status != 0 {
+			w.WriteHeader(status)
+			return
+		}
+		if ans == nil {
+			ans = map[string]any{"active": false}
+		}
+		json.NewEncoder(w).Encode(ans)
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		iss.jwksHits.Add(1)

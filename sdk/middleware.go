@@ -18,12 +18,17 @@ const (
 
 // Client-safe descriptions. They never echo the request or the cause.
 const (
-	descMissing     = "an access token is required"
-	descMalformed   = "the Authorization header must be a single Bearer token"
-	descInvalid     = "the access token is invalid or expired"
-	descForbidden   = "the access token does not grant access to this resource"
-	descUnavailable = "the access token cannot be checked right now; try again later"
+	descMissing       = "an access token is required"
+	descMalformed     = "the Authorization header must be a single Bearer token"
+	descInvalid       = "the access token is invalid or expired"
+	descForbidden     = "the access token does not grant access to this resource"
+	descUnavailable   = "the access token cannot be checked right now; try again later"
+	descOneCredential = "send one credential: an Authorization header or an X-API-Key header"
+	descNoKeys        = "API keys are not accepted here"
 )
+
+// apiKeyHeader is the header that may carry an API key.
+const apiKeyHeader = "X-API-Key"
 
 type claimsKey struct{}
 
@@ -55,6 +60,14 @@ func (rt *Router) guard(p Policy, h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, present, ok := bearerToken(r.Header)
+		keys := r.Header.Values(apiKeyHeader)
+		switch {
+		case len(keys) > 0 && (present || len(keys) > 1):
+			writeError(w, http.StatusUnauthorized, invalidTokenChallenge(descOneCredential), "invalid_token", descOneCredential)
+			return
+		case len(keys) == 1:
+			tok, present, ok = keys[0], true, true
+		}
 		switch {
 		case !present:
 			writeError(w, http.StatusUnauthorized, realm, "unauthorized", descMissing)
@@ -63,7 +76,19 @@ func (rt *Router) guard(p Policy, h http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, invalidTokenChallenge(descMalformed), "invalid_token", descMalformed)
 			return
 		}
-		c, err := rt.v.Verify(r.Context(), tok)
+		verifier := rt.v
+		if strings.HasPrefix(tok, APIKeyPrefix) {
+			if rt.keys == nil {
+				writeError(w, http.StatusUnauthorized, invalidTokenChallenge(descNoKeys), "invalid_token", descNoKeys)
+				return
+			}
+			verifier = rt.keys
+		} else if len(keys) == 1 {
+			// X-API-Key carries API keys only, never access tokens.
+			writeError(w, http.StatusUnauthorized, invalidTokenChallenge(descInvalid), "invalid_token", descInvalid)
+			return
+		}
+		c, err := verifier.Verify(r.Context(), tok)
 		switch {
 		case errors.Is(err, ErrInvalidToken):
 			writeError(w, http.StatusUnauthorized, invalidTokenChallenge(descInvalid), "invalid_token", descInvalid)

@@ -67,9 +67,16 @@ func RequireScopes(scopes ...string) Policy {
 }
 
 // RequirePermissions requires a valid access token whose "permissions"
-// claim holds every one of perms. It panics if perms is empty or holds "".
+// claim grants every one of perms (see Claims.HasPermission for
+// wildcards). It panics if perms is empty, or holds "" or a "*".
 func RequirePermissions(perms ...string) Policy {
-	return Policy{&policyNode{kind: kindPermissions, values: checkNames("RequirePermissions", perms)}}
+	ps := checkNames("RequirePermissions", perms)
+	for _, p := range ps {
+		if strings.Contains(p, "*") {
+			panic(fmt.Sprintf("sdk: RequirePermissions: %q: a required permission cannot be a wildcard", p))
+		}
+	}
+	return Policy{&policyNode{kind: kindPermissions, values: ps}}
 }
 
 // AllOf requires a valid access token that satisfies every one of ps. It

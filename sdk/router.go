@@ -31,8 +31,9 @@ var _ TokenVerifier = (*Verifier)(nil)
 // any handler, so no spelling of a path reaches a route's handler under
 // another route's policy.
 type Router struct {
-	v   TokenVerifier
-	mux *http.ServeMux
+	v    TokenVerifier
+	keys TokenVerifier // API keys; nil refuses them
+	mux  *http.ServeMux
 
 	mu     sync.Mutex
 	routes []Route
@@ -45,13 +46,32 @@ type Route struct {
 	Policy  string // Policy.String()
 }
 
+// RouterOption configures a Router.
+type RouterOption func(*Router)
+
+// AcceptAPIKeys makes the Router's guarded routes accept Gatehouse API
+// keys, checked by k (an *APIKeyVerifier), besides access tokens. A key is
+// read from "Authorization: Bearer sk_..." or from one "X-API-Key" header,
+// never from the query string; a request carrying both headers is refused.
+// Policies apply to a key's roles, scopes and permissions as to a token's.
+func AcceptAPIKeys(k TokenVerifier) RouterOption {
+	if k == nil {
+		panic("sdk: AcceptAPIKeys: nil verifier")
+	}
+	return func(rt *Router) { rt.keys = k }
+}
+
 // NewRouter returns an empty Router that verifies tokens with v. It panics
 // if v is nil.
-func NewRouter(v TokenVerifier) *Router {
+func NewRouter(v TokenVerifier, opts ...RouterOption) *Router {
 	if v == nil {
 		panic("sdk: NewRouter: nil TokenVerifier")
 	}
-	return &Router{v: v, mux: http.NewServeMux()}
+	rt := &Router{v: v, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(rt)
+	}
+	return rt
 }
 
 // Handle registers h for pattern, an http.ServeMux pattern that must name

@@ -580,3 +580,35 @@ func TestPermissionsClaim(t *testing.T) {
 		}
 	}
 }
+
+func TestPermissionWildcards(t *testing.T) {
+	for _, tc := range []struct {
+		granted, wanted string
+		want            bool
+	}{
+		{"products:delete", "products:delete", true},
+		{"products:*", "products:delete", true},
+		{"*:read", "products:read", true},
+		{"*:*", "clients:write", true},
+		{"products:*", "orders:delete", false},
+		{"*:read", "products:write", false},
+		{"product*:delete", "products:delete", false}, // partial wildcard
+		{"products*", "products:delete", false},
+		{"*", "products:delete", false},
+		{"products:*:x", "products:delete", false},
+		{"*:*", "products:delete:x", false},
+		{":*", ":x", false},
+		{"*:*", "plain", false},
+		{"plain", "plain", true}, // not resource:action: exact only
+		{"Products:*", "products:delete", false},
+		{"products:*", "products:*", false}, // a wildcard is never wanted
+	} {
+		c := &Claims{Permissions: []string{tc.granted}}
+		if got := c.HasPermission(tc.wanted); got != tc.want {
+			t.Errorf("%q grants %q = %v, want %v", tc.granted, tc.wanted, got, tc.want)
+		}
+	}
+	if msg := expectPanic(t, func() { RequirePermissions("products:*") }); !strings.Contains(msg, "wildcard") {
+		t.Errorf("panic %q", msg)
+	}
+}
