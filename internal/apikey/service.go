@@ -167,7 +167,10 @@ func New(cfg Config) (*Service, error) {
 // Verify returns the key that key is, or ErrInvalidKey, or a
 // *ThrottledError, or another error when the check itself failed (store
 // unreachable, context done: the caller answers 5xx). clientIP is the
-// address failures are counted against, as the caller determines it.
+// address failures are counted against, as the caller determines it; ""
+// counts failures per prefix only, for checks made on behalf of another
+// server (introspection by a resource server, whose own address must not
+// be locked out by its callers' mistakes).
 //
 // An unknown prefix costs the same store query and one hash, like a wrong
 // secret; a malformed key is rejected without either, since the format is
@@ -185,7 +188,10 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	}
 
 	prefix, wellFormed := parse(key)
-	wait := s.ips.Wait(clientIP)
+	var wait time.Duration
+	if clientIP != "" {
+		wait = s.ips.Wait(clientIP)
+	}
 	if wellFormed {
 		wait = max(wait, s.prefixes.Wait(prefix))
 	}
@@ -193,7 +199,7 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 		return Key{}, &ThrottledError{RetryAfter: wait}
 	}
 	if !wellFormed {
-		s.ips.Fail(clientIP)
+		s.failIP(clientIP)
 		return Key{}, ErrInvalidKey
 	}
 
@@ -220,7 +226,7 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	}
 	if !match || !rec.RevokedAt.IsZero() || expired(rec.ExpiresAt, now) {
 		s.prefixes.Fail(prefix)
-		s.ips.Fail(clientIP)
+		s.failIP(clientIP)
 		return Key{}, ErrInvalidKey
 	}
 	s.prefixes.Succeed(prefix)
@@ -229,6 +235,12 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 		s.cache.put(sum, k, now, gen)
 	}
 	return cloneKey(k), nil
+}
+
+func (s *Service) failIP(ip string) {
+	if ip != "" {
+		s.ips.Fail(ip)
+	}
 }
 
 func expired(expiresAt, now time.Time) bool { return !expiresAt.IsZero() && !now.Before(expiresAt) }

@@ -19,12 +19,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authorize"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
@@ -39,6 +42,8 @@ type App struct {
 	keys        *keys.Manager
 	revocations *revocation.List
 	clients     *token.ClientAuthenticator
+	apiKeys     *apikey.Service
+	admin       *adminapi.API
 	redis       *revocation.RedisMirror
 	audit       *audit.Log
 	token       *token.Endpoint
@@ -118,6 +123,12 @@ func (a *App) init(ctx context.Context) error {
 	}
 	a.audit = audit.New(a.store, a.log, a.now)
 	a.clients = token.NewClientAuthenticator(a.store, nil, a.now)
+	a.apiKeys, err = apikey.NewFromSettings(a.store, apikey.Settings{Hash: a.cfg.APIKeys.Hash,
+		PepperFile: a.cfg.APIKeys.PepperFile}, a.now)
+	if err != nil {
+		return fmt.Errorf("API keys: %w", err)
+	}
+	roles := rbac.NewResolver(a.store, 0, a.now)
 	a.token = token.New(token.Config{
 		Issuer:         a.cfg.Issuer,
 		AccessTTL:      a.cfg.Tokens.AccessTTL,
@@ -130,6 +141,7 @@ func (a *App) init(ctx context.Context) error {
 		Revocations:    a.revocations,
 		Auditor:        a.audit,
 		Clients:        a.clients,
+		APIKeys:        apiKeyIntrospection{keys: a.apiKeys, roles: roles, issuer: a.cfg.Issuer},
 		Now:            a.now,
 		Logger:         a.log,
 	})
@@ -137,6 +149,19 @@ func (a *App) init(ctx context.Context) error {
 		return err
 	}
 
+	a.admin = adminapi.New(adminapi.Config{
+		Issuer:      a.cfg.Issuer,
+		Store:       a.store,
+		Tokens:      a.token,
+		APIKeys:     a.apiKeys,
+		Revocations: a.revocations,
+		Signing:     a.keys,
+		Passwords:   login.NewHasher(login.OWASPParams(), 0),
+		Audit:       a.audit,
+		AccessTTL:   a.cfg.Tokens.AccessTTL,
+		Now:         a.now,
+		Logger:      a.log,
+	})
 	a.routes, err = a.buildRoutes()
 	if err != nil {
 		return err

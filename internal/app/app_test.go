@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -196,7 +197,7 @@ func TestHS256RefusedWithoutLongSecret(t *testing.T) {
 
 func TestEveryRouteHasAccessAndSecurityHeaders(t *testing.T) {
 	a := newApp(t, testConfig(t))
-	for _, rt := range a.Routes() {
+	for _, rt := range allRoutes(t, a) {
 		if rt.Access == "" {
 			t.Errorf("route %s has no access policy", rt.Pattern)
 		}
@@ -231,6 +232,24 @@ func TestEveryRouteHasAccessAndSecurityHeaders(t *testing.T) {
 	if rec.Code != 404 || rec.Header().Get("X-Frame-Options") != "DENY" {
 		t.Errorf("404 response: %d, headers %v", rec.Code, rec.Header())
 	}
+}
+
+// allRoutes is the route table with the admin subtree replaced by its
+// routes, path wildcards filled in.
+func allRoutes(t *testing.T, a *App) []Route {
+	t.Helper()
+	var out []Route
+	for _, rt := range a.Routes() {
+		if rt.Access != Admin {
+			out = append(out, rt)
+			continue
+		}
+		for _, ar := range a.AdminRoutes() {
+			path := regexp.MustCompile(`\{[a-z]+\}`).ReplaceAllString(ar.Pattern, "x")
+			out = append(out, Route{Pattern: ar.Method + " " + path, Access: Access("admin " + ar.Policy), Handler: rt.Handler})
+		}
+	}
+	return out
 }
 
 func TestMetricsCountRequestsByRoute(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/sdk"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -25,6 +27,9 @@ const (
 	ClientAuth Access = "client"
 	// Bearer routes require one of our access tokens (RFC 6750).
 	Bearer Access = "bearer"
+	// Admin is the admin API's subtree: each of its routes carries its own
+	// policy in the SDK router (AdminRoutes).
+	Admin Access = "admin"
 )
 
 // Route is one entry of the route table.
@@ -37,6 +42,9 @@ type Route struct {
 
 // Routes returns the route table (for `gatehouse routes` and tests).
 func (a *App) Routes() []Route { return a.routes }
+
+// AdminRoutes returns the admin API's routes with their policies.
+func (a *App) AdminRoutes() []sdk.Route { return a.admin.Routes() }
 
 // buildRoutes is the whole HTTP surface, top to bottom.
 func (a *App) buildRoutes() ([]Route, error) {
@@ -87,6 +95,9 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"GET /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
 		{"POST /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
 		{"GET " + web.StaticPattern, Public, a.pages.StaticHandler()},
+		// The admin API: authenticated by an access token for the admin
+		// audience or an API key, every route with its own permission.
+		{adminapi.Prefix + "/", Admin, a.admin.Handler()},
 	}
 	for _, r := range routes {
 		if r.Access == "" || r.Handler == nil {

@@ -14,10 +14,13 @@
 package rbac
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -147,3 +150,85 @@ func (s Set) Allows(wanted string) bool {
 
 // Permissions returns the permissions in s, sorted and without duplicates.
 func (s Set) Permissions() []string { return slices.Clone(s.perms) }
+
+// Covers reports whether s grants everything wanted grants, wildcards
+// included: "clients:*" is covered by "clients:*" or "*:*", not by
+// "clients:read". It is the check that stops a holder from handing out a
+// role (or an API key) with more power than its own.
+func (s Set) Covers(wanted string) bool {
+	wr, wa, ok := strings.Cut(wanted, ":")
+	if !ok || !validSegment(wr) || !validSegment(wa) {
+		return false
+	}
+	for _, g := range s.perms {
+		gr, ga, _ := strings.Cut(g, ":")
+		if (gr == Wildcard || gr == wr) && (ga == Wildcard || ga == wa) {
+			return true
+		}
+	}
+	return false
+}
+
+// RoleLister reads every role (the store).
+type RoleLister interface {
+	ListRoles(ctx context.Context) ([]store.Role, error)
+}
+
+// Resolver expands role names with the store's role definitions, read
+// again at most once per TTL, so a permission change reaches every node
+// within the TTL without a store query per request.
+type Resolver struct {
+	store RoleLister
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu    sync.Mutex
+	roles []store.Role
+	at    time.Time
+}
+
+// NewResolver returns a Resolver; ttl 0 means one second, now nil means
+// time.Now.
+func NewResolver(st RoleLister, ttl time.Duration, now func() time.Time) *Resolver {
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Resolver{store: st, ttl: ttl, now: now}
+}
+
+// Expand is Expand with the current role definitions.
+func (r *Resolver) Expand(ctx context.Context, held []string) (Set, error) {
+	if len(held) == 0 {
+		return Set{}, nil
+	}
+	now := r.now()
+	r.mu.Lock()
+	roles, fresh := r.roles, !r.at.IsZero() && now.Sub(r.at) < r.ttl && now.Sub(r.at) >= 0
+	r.mu.Unlock()
+	if !fresh {
+		var err error
+		if roles, err = r.store.ListRoles(ctx); err != nil {
+			return Set{}, fmt.Errorf("rbac: read roles: %w", err)
+		}
+		r.mu.Lock()
+		r.roles, r.at = roles, now
+		r.mu.Unlock()
+	}
+	return Expand(held, roles), nil
+}
+
+// NewSet is the Set of the valid permissions in perms (invalid ones grant
+// nothing).
+func NewSet(perms []string) Set {
+	var out []string
+	for _, p := range perms {
+		if ValidatePermission(p) == nil {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return Set{perms: slices.Compact(out)}
+}

@@ -1,10 +1,12 @@
 package rbac
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -218,4 +220,57 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("Match(%q, %q): a concrete grant matched something else", granted, wanted)
 		}
 	})
+}
+
+func TestCovers(t *testing.T) {
+	for _, tc := range []struct {
+		held   []string
+		wanted string
+		want   bool
+	}{
+		{[]string{"*:*"}, "clients:*", true},
+		{[]string{"*:*"}, "*:*", true},
+		{[]string{"clients:*"}, "clients:*", true},
+		{[]string{"clients:*"}, "clients:read", true},
+		{[]string{"clients:read"}, "clients:*", false},
+		{[]string{"clients:*"}, "*:*", false},
+		{[]string{"*:read"}, "*:*", false},
+		{[]string{"*:read"}, "users:read", true},
+		{[]string{"*:*"}, "bad", false},
+	} {
+		s := Expand([]string{"r"}, []store.Role{{Name: "r", Permissions: tc.held}})
+		if got := s.Covers(tc.wanted); got != tc.want {
+			t.Errorf("%v covers %q = %v, want %v", tc.held, tc.wanted, got, tc.want)
+		}
+	}
+}
+
+type countingRoles struct {
+	n     int
+	roles []store.Role
+}
+
+func (c *countingRoles) ListRoles(context.Context) ([]store.Role, error) {
+	c.n++
+	return c.roles, nil
+}
+
+func TestResolverRereadsAfterTTL(t *testing.T) {
+	st := &countingRoles{roles: []store.Role{{Name: "admin", Permissions: []string{"*:*"}}}}
+	now := time.Unix(1000, 0)
+	r := NewResolver(st, time.Second, func() time.Time { return now })
+	for range 3 {
+		s, err := r.Expand(t.Context(), []string{"admin"})
+		if err != nil || !s.Allows("clients:write") {
+			t.Fatalf("Expand = %v, %v", s, err)
+		}
+	}
+	if st.n != 1 {
+		t.Fatalf("%d reads within the TTL, want 1", st.n)
+	}
+	st.roles = nil // the role was deleted
+	now = now.Add(time.Second)
+	if s, _ := r.Expand(t.Context(), []string{"admin"}); s.Allows("clients:write") || st.n != 2 {
+		t.Fatalf("after the TTL: allows=%v reads=%d", s.Allows("clients:write"), st.n)
+	}
 }

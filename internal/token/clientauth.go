@@ -209,3 +209,16 @@ func (c *clientCache) put(id string, cl store.Client) {
 	}
 	c.entries[id] = cachedClient{c: cl, expires: now.Add(c.ttl)}
 }
+
+// parseAuthenticatedForm parses the form of an endpoint that only
+// authenticated clients may use (introspection, revocation). A request
+// that is unreadable and carries no Authorization header is answered 401
+// invalid_client, not 400: an anonymous caller learns nothing of what the
+// endpoint would accept (RFC 7662 §2.1, RFC 7009 §2.1).
+func parseAuthenticatedForm(r *http.Request) (oauth.Form, error) {
+	f, err := oauth.ParseForm(r)
+	if err != nil && r.Header.Get("Authorization") == "" {
+		return oauth.Form{}, errClientAuth(err)
+	}
+	return f, err
+}

@@ -32,6 +32,15 @@ type Introspection struct {
 	JTI       string   `json:"jti,omitempty"`
 	SID       string   `json:"sid,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	// Permissions are those of the roles, for API keys.
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+// APIKeyIntrospector answers introspection requests for API keys
+// ("sk_..."): nil for a key that is not active, an *oauth.Error when it
+// cannot tell.
+type APIKeyIntrospector interface {
+	IntrospectAPIKey(ctx context.Context, key string) (*Introspection, error)
 }
 
 var inactive = []byte(`{"active":false}` + "\n")
@@ -42,7 +51,7 @@ func (e *Endpoint) IntrospectionHandler() http.Handler {
 }
 
 func (e *Endpoint) introspect(w http.ResponseWriter, r *http.Request) error {
-	f, err := oauth.ParseForm(r)
+	f, err := parseAuthenticatedForm(r)
 	if err != nil {
 		return err
 	}
@@ -59,9 +68,16 @@ func (e *Endpoint) introspect(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.NoStore(w)
 	var res *Introspection
-	if looksLikeJWT(tok) {
+	switch {
+	case strings.HasPrefix(tok, APIKeyPrefix):
+		// Any confidential client may ask about an API key: keys are not
+		// bound to an audience, and resource servers must check them.
+		if e.cfg.APIKeys != nil {
+			res, err = e.cfg.APIKeys.IntrospectAPIKey(r.Context(), tok)
+		}
+	case looksLikeJWT(tok):
 		res, err = e.introspectAccess(r.Context(), tok, caller)
-	} else {
+	default:
 		res, err = e.introspectRefresh(r.Context(), tok, caller)
 	}
 	if err != nil {
@@ -76,6 +92,9 @@ func (e *Endpoint) introspect(w http.ResponseWriter, r *http.Request) error {
 }
 
 func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// APIKeyPrefix starts every API key.
+const APIKeyPrefix = "sk_"
 
 // VerifyAccessToken verifies one of our access tokens (signature, typ,
 // issuer, expiry) and checks the revocation list. A nil error means valid.

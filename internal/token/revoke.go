@@ -21,7 +21,7 @@ func (e *Endpoint) RevocationHandler() http.Handler {
 // tokens (RFC 7009 §2.2), refuses another client's token, and answers 503,
 // never 200, when a revocation could not be recorded.
 func (e *Endpoint) revoke(w http.ResponseWriter, r *http.Request) error {
-	f, err := oauth.ParseForm(r)
+	f, err := parseAuthenticatedForm(r)
 	if err != nil {
 		return err
 	}

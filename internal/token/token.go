@@ -76,8 +76,11 @@ type Config struct {
 	Revocations Revoker
 	Auditor     Auditor
 	Clients     *ClientAuthenticator
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// APIKeys answers introspection of API keys; nil reports every key
+	// inactive.
+	APIKeys APIKeyIntrospector
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // grantHandler handles one grant_type for an authenticated client.

@@ -1,0 +1,128 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/revocation"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// RoleStore is what role administration needs from the store.
+type RoleStore interface {
+	CreateRole(ctx context.Context, r store.Role) error
+	GetRole(ctx context.Context, name string) (store.Role, error)
+	UpdateRole(ctx context.Context, name string, fn func(store.Role) (store.Role, error)) (store.Role, error)
+	DeleteRole(ctx context.Context, name string) error
+	UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error)
+	UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) (store.Client, error)
+	AddRevocations(ctx context.Context, rs []store.Revocation, now time.Time) ([]store.Revocation, error)
+}
+
+// CreateRole validates and stores a role. store.ErrConflict if the name
+// is taken.
+func CreateRole(ctx context.Context, st RoleStore, name, description string, perms []string, now time.Time) (store.Role, error) {
+	r := store.Role{Name: name, Description: description, Permissions: dedupe(perms), CreatedAt: now, UpdatedAt: now}
+	if err := rbac.ValidateRole(r); err != nil {
+		return store.Role{}, invalid("%v", err)
+	}
+	if err := st.CreateRole(ctx, r); err != nil {
+		return store.Role{}, err
+	}
+	return r, nil
+}
+
+// SetRolePermissions replaces a role's permissions (and its description,
+// when description is not nil). Holders' access tokens carry role names,
+// so the change reaches the admin API at once and other APIs through
+// tokens issued from now on.
+func SetRolePermissions(ctx context.Context, st RoleStore, name string, perms []string, description *string, now time.Time) (store.Role, error) {
+	return st.UpdateRole(ctx, name, func(r store.Role) (store.Role, error) {
+		r.Permissions, r.UpdatedAt = dedupe(perms), now
+		if description != nil {
+			r.Description = *description
+		}
+		if err := rbac.ValidateRole(r); err != nil {
+			return store.Role{}, invalid("%v", err)
+		}
+		return r, nil
+	})
+}
+
+// DeleteRole deletes a role no user, client or live API key holds
+// (store.ErrInUse otherwise).
+func DeleteRole(ctx context.Context, st RoleStore, name string) error {
+	return st.DeleteRole(ctx, name)
+}
+
+// Role holders.
+const (
+	HolderUser   = "user"
+	HolderClient = "client"
+)
+
+// GrantRole gives an existing role to a user or a client. Tokens issued
+// from now on carry it (a refresh picks it up).
+func GrantRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time) ([]string, error) {
+	if _, err := st.GetRole(ctx, role); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalid("role %q does not exist", role)
+		}
+		return nil, err
+	}
+	return updateRoles(ctx, st, holder, id, now, func(roles []string) []string {
+		if slices.Contains(roles, role) {
+			return roles
+		}
+		return append(roles, role)
+	})
+}
+
+// RevokeRole takes a role from a user or a client and adds a subject
+// not-before entry to the revocation list, so every access token issued to
+// it before now, which names the role, is refused at once; refresh tokens
+// live on, and the next refresh carries the remaining roles (RBAC-05). It
+// returns the holder's roles and the entries written, for a server to
+// apply to its own list.
+func RevokeRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time, accessTTL time.Duration) ([]string, []store.Revocation, error) {
+	held := false
+	roles, err := updateRoles(ctx, st, holder, id, now, func(roles []string) []string {
+		held = slices.Contains(roles, role)
+		return slices.DeleteFunc(roles, func(r string) bool { return r == role })
+	})
+	if err != nil || !held {
+		return roles, nil, err
+	}
+	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now),
+		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
+	revs, err := st.AddRevocations(ctx, []store.Revocation{sub}, now)
+	if err != nil {
+		// The role is gone from new tokens, but older ones still carry it:
+		// say so rather than report success.
+		return roles, nil, fmt.Errorf("role %s removed from %s %s, but its older tokens could not be revoked (retry): %w", role, holder, id, err)
+	}
+	return roles, revs, nil
+}
+
+func updateRoles(ctx context.Context, st RoleStore, holder, id string, now time.Time, change func([]string) []string) ([]string, error) {
+	switch holder {
+	case HolderUser:
+		u, err := st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
+			u.Roles, u.UpdatedAt = change(slices.Clone(u.Roles)), now
+			return u, nil
+		})
+		return u.Roles, err
+	case HolderClient:
+		c, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+			c.Roles, c.UpdatedAt = change(slices.Clone(c.Roles)), now
+			return c, nil
+		})
+		return c.Roles, err
+	}
+	return nil, invalid("role holder must be %q or %q", HolderUser, HolderClient)
+}

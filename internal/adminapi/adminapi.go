@@ -1,0 +1,215 @@
+// Package adminapi is Gatehouse's JSON admin API under /admin/v1: clients,
+// users, roles, API keys, sessions, signing keys and audit events.
+//
+// It is built on the SDK's policy router (sdk.Router), the same one API
+// teams use, so every route is registered with its access policy or the
+// server does not start; Routes lists them for `gatehouse routes`. Callers
+// authenticate with a Gatehouse access token whose audience includes
+// AdminAudience, or with an API key (Authorization: Bearer sk_... or
+// X-API-Key); their permissions are those of their roles, read from the
+// current role definitions (re-read at most every second), not frozen in
+// the token. Nobody can hand out more than they hold: creating an API key,
+// granting a role, or writing a role's permissions requires the caller's
+// own permissions to cover every permission given.
+package adminapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// Prefix is the path every admin route starts with.
+const Prefix = "/admin/v1"
+
+// AdminAudience is the audience an access token needs to call the admin
+// API: issuer + "/admin". Register it in a client's audiences to let that
+// client's users (with the right roles) use the API.
+func AdminAudience(issuer string) string { return strings.TrimSuffix(issuer, "/") + "/admin" }
+
+// TokenVerifier verifies Gatehouse access tokens, revocation included.
+type TokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, tok string) (*token.AccessClaims, error)
+}
+
+// Revocations records and applies revocation entries on this node.
+type Revocations interface {
+	Apply(rs []store.Revocation)
+	Revoke(ctx context.Context, rs ...store.Revocation) error
+}
+
+// PasswordHasher hashes user passwords.
+type PasswordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+}
+
+// Config holds the API's dependencies.
+type Config struct {
+	Issuer      string
+	Store       store.Store
+	Tokens      TokenVerifier
+	APIKeys     *apikey.Service
+	Revocations Revocations
+	Signing     *keys.Manager
+	Passwords   PasswordHasher
+	Audit       *audit.Log
+	// AccessTTL bounds how long a subject revocation entry must be kept.
+	AccessTTL time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// API is the admin API.
+type API struct {
+	cfg      Config
+	audience string
+	roles    *rbac.Resolver
+	router   *sdk.Router
+}
+
+// New builds the API and registers every route with its policy.
+func New(cfg Config) *API {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, audience: AdminAudience(cfg.Issuer), roles: rbac.NewResolver(cfg.Store, time.Second, cfg.Now)}
+	a.router = sdk.NewRouter(authenticator{a}, sdk.AcceptAPIKeys(authenticator{a}))
+	a.routes()
+	return a
+}
+
+// Routes lists every admin route with its policy.
+func (a *API) Routes() []sdk.Route { return a.router.Routes() }
+
+// Handler serves the admin API. API keys are checked here, before the
+// router, so that a throttled key is answered 429 with Retry-After.
+func (a *API) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if key, ok := apiKeyOf(r); ok {
+			k, err := a.cfg.APIKeys.Verify(r.Context(), key, clientIP(r))
+			if te, ok := errors.AsType[*apikey.ThrottledError](err); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())+1))
+				writeJSONError(w, &oauth.Error{Code: "too_many_requests", Status: http.StatusTooManyRequests,
+					Description: "too many failed attempts; retry later"})
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), keyResultCtx{}, keyResult{key: key, k: k, err: err}))
+		}
+		a.router.ServeHTTP(w, r)
+	})
+}
+
+// apiKeyOf returns the API key a request carries, if any, where the SDK's
+// router will look for it.
+func apiKeyOf(r *http.Request) (string, bool) {
+	if v := r.Header.Values("X-API-Key"); len(v) == 1 && strings.HasPrefix(v[0], sdk.APIKeyPrefix) {
+		return v[0], true
+	}
+	if v := r.Header.Values("Authorization"); len(v) == 1 {
+		scheme, rest, _ := strings.Cut(v[0], " ")
+		if tok := strings.TrimLeft(rest, " "); strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(tok, sdk.APIKeyPrefix) {
+			return tok, true
+		}
+	}
+	return "", false
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type keyResultCtx struct{}
+
+type keyResult struct {
+	key string
+	k   apikey.Key
+	err error
+}
+
+// authenticator turns an access token or an API key into sdk.Claims with
+// the caller's current permissions.
+type authenticator struct{ a *API }
+
+func (au authenticator) Verify(ctx context.Context, tok string) (*sdk.Claims, error) {
+	a := au.a
+	var c *sdk.Claims
+	if strings.HasPrefix(tok, sdk.APIKeyPrefix) {
+		res, ok := ctx.Value(keyResultCtx{}).(keyResult)
+		switch {
+		case !ok || res.key != tok:
+			return nil, errors.New("adminapi: API key was not checked before routing")
+		case errors.Is(res.err, apikey.ErrInvalidKey):
+			return nil, sdk.ErrAPIKey
+		case res.err != nil:
+			return nil, res.err // 503
+		}
+		c = &sdk.Claims{APIKey: true, ID: res.k.ID, Subject: res.k.ID, Roles: res.k.Roles, Scope: res.k.Scopes,
+			IssuedAt: res.k.CreatedAt, ExpiresAt: res.k.ExpiresAt}
+	} else {
+		at, err := a.cfg.Tokens.VerifyAccessToken(ctx, tok)
+		if err != nil {
+			if oe, ok := errors.AsType[*oauth.Error](err); ok {
+				return nil, oe // the revocation list could not answer: 503
+			}
+			return nil, fmt.Errorf("%w: %w", sdk.ErrInvalidToken, err)
+		}
+		if !slices.Contains(at.Audience, a.audience) {
+			return nil, sdk.ErrInvalidAudience
+		}
+		c = &sdk.Claims{Issuer: at.Issuer, Subject: at.Subject, Audience: at.Audience, ID: at.ID,
+			ClientID: at.ClientID, Scope: strings.Fields(at.Scope), Roles: at.Roles, SID: at.SID}
+		if at.ExpiresAt != nil {
+			c.ExpiresAt = at.ExpiresAt.Time
+		}
+		if at.IssuedAt != nil {
+			c.IssuedAt = at.IssuedAt.Time
+		}
+	}
+	perms, err := a.roles.Expand(ctx, c.Roles)
+	if err != nil {
+		return nil, err // 503
+	}
+	c.Permissions = perms.Permissions()
+	return c, nil
+}
+
+// caller returns the authenticated caller of r (every route but none is
+// guarded) and its permissions.
+func caller(r *http.Request) (*sdk.Claims, rbac.Set) {
+	c, _ := sdk.ClaimsFrom(r.Context())
+	if c == nil {
+		return &sdk.Claims{}, rbac.Set{}
+	}
+	return c, rbac.NewSet(c.Permissions)
+}
+
+// actor names the caller in audit events.
+func actor(c *sdk.Claims) string {
+	if c.APIKey {
+		return "apikey:" + c.ID
+	}
+	return c.Subject
+}

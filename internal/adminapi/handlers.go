@@ -1,0 +1,762 @@
+package adminapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/sdk"
+)
+
+// routes is the whole admin surface, each route with its policy.
+func (a *API) routes() {
+	perm := sdk.RequirePermissions
+	for _, r := range []struct {
+		pattern string
+		policy  sdk.Policy
+		fn      httpx.HandlerFunc
+	}{
+		{"GET /clients", perm("clients:read"), a.listClients},
+		{"POST /clients", perm("clients:write"), a.createClient},
+		{"GET /clients/{id}", perm("clients:read"), a.getClient},
+		{"PATCH /clients/{id}", perm("clients:write"), a.updateClient},
+		{"DELETE /clients/{id}", perm("clients:write"), a.deleteClient},
+		{"POST /clients/{id}/secret", perm("clients:write"), a.rotateClientSecret},
+		{"POST /clients/{id}/roles", perm("clients:write"), a.grantRole(admin.HolderClient)},
+		{"DELETE /clients/{id}/roles/{role}", perm("clients:write"), a.revokeRole(admin.HolderClient)},
+
+		{"GET /users", perm("users:read"), a.listUsers},
+		{"POST /users", perm("users:write"), a.createUser},
+		{"GET /users/{id}", perm("users:read"), a.getUser},
+		{"PATCH /users/{id}", perm("users:write"), a.updateUser},
+		{"DELETE /users/{id}", perm("users:write"), a.deleteUser},
+		{"PUT /users/{id}/password", perm("users:write"), a.setPassword},
+		{"POST /users/{id}/roles", perm("users:write"), a.grantRole(admin.HolderUser)},
+		{"DELETE /users/{id}/roles/{role}", perm("users:write"), a.revokeRole(admin.HolderUser)},
+
+		{"GET /roles", perm("roles:read"), a.listRoles},
+		{"POST /roles", perm("roles:write"), a.createRole},
+		{"GET /roles/{name}", perm("roles:read"), a.getRole},
+		{"PUT /roles/{name}", perm("roles:write"), a.updateRole},
+		{"DELETE /roles/{name}", perm("roles:write"), a.deleteRole},
+
+		{"GET /apikeys", perm("apikeys:read"), a.listAPIKeys},
+		{"POST /apikeys", perm("apikeys:write"), a.createAPIKey},
+		{"GET /apikeys/{id}", perm("apikeys:read"), a.getAPIKey},
+		{"DELETE /apikeys/{id}", perm("apikeys:write"), a.revokeAPIKey},
+		{"POST /apikeys/{id}/rotate", perm("apikeys:write"), a.rotateAPIKey},
+
+		{"GET /users/{id}/sessions", perm("sessions:read"), a.listSessions},
+		{"DELETE /users/{id}/sessions", perm("sessions:write"), a.signOutEverywhere},
+		{"DELETE /sessions/{sid}", perm("sessions:write"), a.endSession},
+
+		{"GET /keys", perm("keys:read"), a.listSigningKeys},
+		{"POST /keys/rotate", perm("keys:write"), a.rotateSigningKey},
+
+		{"GET /audit", perm("audit:read"), a.listAudit},
+	} {
+		method, path, _ := cutPattern(r.pattern)
+		a.router.Handle(method+" "+Prefix+path, r.policy, httpx.Handle(a.cfg.Logger, a.audited(r.fn)))
+	}
+}
+
+func cutPattern(p string) (method, path string, ok bool) {
+	for i := range len(p) {
+		if p[i] == ' ' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return "", p, false
+}
+
+// audited records every successful change in the audit log, naming the
+// caller and the route.
+func (a *API) audited(fn httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := fn(w, r)
+		if err == nil && r.Method != http.MethodGet && a.cfg.Audit != nil {
+			c, _ := caller(r)
+			a.cfg.Audit.Record(r.Context(), store.AuditEvent{Time: a.cfg.Now(), Type: "admin_change",
+				IP: clientIP(r), Details: map[string]string{"actor": actor(c), "route": r.Pattern,
+					"path": r.URL.Path}})
+		}
+		return err
+	}
+}
+
+// maxBody bounds admin request bodies.
+const maxBody = 64 << 10
+
+// decode reads one JSON object into v, refusing unknown fields, trailing
+// data and bodies over maxBody.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return oauth.Errorf(oauth.CodeInvalidRequest, "the body must be one JSON object of the documented fields: %v", jsonProblem(err))
+	}
+	if dec.More() {
+		return oauth.NewError(oauth.CodeInvalidRequest, "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the body.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "incomplete JSON (or an empty or oversized body)"
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	if msg := err.Error(); len(msg) < 120 {
+		return msg // json: unknown field "x"
+	}
+	return "invalid JSON"
+}
+
+// problem maps an error of the admin operations to an API error. Store
+// errors get fixed descriptions: their text names internals.
+func problem(err error) error {
+	if _, ok := errors.AsType[*oauth.Error](err); ok {
+		return err
+	}
+	e := func(status int, code, desc string) error {
+		return &oauth.Error{Code: code, Status: status, Description: desc, Cause: err}
+	}
+	switch {
+	case errors.Is(err, admin.ErrInvalid), errors.Is(err, apikey.ErrInvalidRequest):
+		return e(http.StatusBadRequest, oauth.CodeInvalidRequest, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return e(http.StatusNotFound, "not_found", "no such resource")
+	case errors.Is(err, store.ErrInUse):
+		desc := "the role is still held; take it from its holders first"
+		if m := heldBy.FindString(err.Error()); m != "" {
+			desc = "the role is still " + m + "; take it from them first"
+		}
+		return e(http.StatusConflict, "in_use", desc)
+	case errors.Is(err, store.ErrConflict):
+		return e(http.StatusConflict, "conflict", "a resource with this name or id already exists")
+	case errors.Is(err, store.ErrRevoked):
+		return e(http.StatusConflict, "conflict", "the API key is revoked")
+	case errors.Is(err, store.ErrExpired):
+		return e(http.StatusConflict, "conflict", "the API key has expired")
+	}
+	return oauth.ServerError(err)
+}
+
+var heldBy = regexp.MustCompile(`held by [0-9a-z ,]+`)
+
+func writeJSONError(w http.ResponseWriter, e *oauth.Error) {
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, e.HTTPStatus(), struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.Code, e.Description})
+}
+
+func reply(w http.ResponseWriter, status int, v any) error {
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, status, v)
+	return nil
+}
+
+// forbidden is the answer to a caller handing out more than it holds.
+func forbidden(perm string) error {
+	return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden,
+		Description: fmt.Sprintf("you cannot grant %q: your own permissions do not cover it", perm)}
+}
+
+// mayGrantPermissions checks that the caller holds every permission in perms.
+func mayGrantPermissions(r *http.Request, perms []string) error {
+	_, held := caller(r)
+	for _, p := range perms {
+		if !held.Covers(p) {
+			return forbidden(p)
+		}
+	}
+	return nil
+}
+
+// mayGrantRoles checks that the caller holds every permission of roles.
+func (a *API) mayGrantRoles(r *http.Request, roles []string) error {
+	for _, name := range roles {
+		role, err := a.cfg.Store.GetRole(r.Context(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			return oauth.Errorf(oauth.CodeInvalidRequest, "role %q does not exist", name)
+		}
+		if err != nil {
+			return problem(err)
+		}
+		if err := mayGrantPermissions(r, role.Permissions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- clients
+
+type clientRequest struct {
+	ID                     string   `json:"client_id"`
+	Name                   string   `json:"name"`
+	Public                 bool     `json:"public"`
+	AuthMethod             string   `json:"token_endpoint_auth_method"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types"`
+	Scopes                 []string `json:"scopes"`
+	Audiences              []string `json:"audiences"`
+	Roles                  []string `json:"roles"`
+	SkipConsent            bool     `json:"skip_consent"`
+	RefreshGraceSeconds    int      `json:"refresh_grace_seconds"`
+}
+
+// clientPatch holds the fields PATCH may change; absent fields stay.
+// Roles change through the roles routes.
+type clientPatch struct {
+	Name                   *string   `json:"name"`
+	RedirectURIs           *[]string `json:"redirect_uris"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+	GrantTypes             *[]string `json:"grant_types"`
+	Scopes                 *[]string `json:"scopes"`
+	Audiences              *[]string `json:"audiences"`
+	SkipConsent            *bool     `json:"skip_consent"`
+	RefreshGraceSeconds    *int      `json:"refresh_grace_seconds"`
+}
+
+func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
+	cs, err := a.cfg.Store.ListClients(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]ClientView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, NewClientView(c, ""))
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
+	var req clientRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := a.mayGrantRoles(r, req.Roles); err != nil {
+		return err
+	}
+	c, secret, err := admin.CreateClient(r.Context(), a.cfg.Store, admin.ClientSpec{
+		ID: req.ID, Name: req.Name, Public: req.Public, AuthMethod: req.AuthMethod, RedirectURIs: req.RedirectURIs,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
+		Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
+		RefreshGrace: time.Duration(req.RefreshGraceSeconds) * time.Second,
+	}, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, NewClientView(c, secret))
+}
+
+func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.cfg.Store.GetClient(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewClientView(c, ""))
+}
+
+func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
+	var p clientPatch
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	c, err := admin.UpdateClient(r.Context(), a.cfg.Store, r.PathValue("id"), func(s *admin.ClientSpec) {
+		set := func(dst *[]string, v *[]string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		if p.Name != nil {
+			s.Name = *p.Name
+		}
+		set(&s.RedirectURIs, p.RedirectURIs)
+		set(&s.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)
+		set(&s.GrantTypes, p.GrantTypes)
+		set(&s.Scopes, p.Scopes)
+		set(&s.Audiences, p.Audiences)
+		if p.SkipConsent != nil {
+			s.SkipConsent = *p.SkipConsent
+		}
+		if p.RefreshGraceSeconds != nil {
+			s.RefreshGrace = time.Duration(*p.RefreshGraceSeconds) * time.Second
+		}
+	}, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewClientView(c, ""))
+}
+
+func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
+	if err := a.cfg.Store.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
+		return problem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	secret, err := admin.RotateClientSecret(r.Context(), a.cfg.Store, id, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, map[string]string{"client_id": id, "client_secret": secret})
+}
+
+// --- role grants
+
+type grantRequest struct {
+	Role string `json:"role"`
+}
+
+func (a *API) grantRole(holder string) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req grantRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if err := a.mayGrantRoles(r, []string{req.Role}); err != nil {
+			return err
+		}
+		id, err := a.holderID(r, holder)
+		if err != nil {
+			return err
+		}
+		roles, err := admin.GrantRole(r.Context(), a.cfg.Store, holder, id, req.Role, a.cfg.Now())
+		if err != nil {
+			return problem(err)
+		}
+		return reply(w, http.StatusOK, map[string]any{"id": id, "roles": nonNil(roles)})
+	}
+}
+
+func (a *API) revokeRole(holder string) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := a.holderID(r, holder)
+		if err != nil {
+			return err
+		}
+		roles, revs, err := admin.RevokeRole(r.Context(), a.cfg.Store, holder, id, r.PathValue("role"), a.cfg.Now(), a.cfg.AccessTTL)
+		a.cfg.Revocations.Apply(revs)
+		if err != nil {
+			return problem(err)
+		}
+		return reply(w, http.StatusOK, map[string]any{"id": id, "roles": nonNil(roles)})
+	}
+}
+
+// holderID resolves the {id} of a user (id, username or email) or client.
+func (a *API) holderID(r *http.Request, holder string) (string, error) {
+	if holder == admin.HolderClient {
+		return r.PathValue("id"), nil
+	}
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return "", problem(err)
+	}
+	return u.ID, nil
+}
+
+// --- users
+
+type userRequest struct {
+	Username      string   `json:"username"`
+	Email         string   `json:"email"`
+	EmailVerified bool     `json:"email_verified"`
+	Password      string   `json:"password"`
+	Roles         []string `json:"roles"`
+}
+
+type userPatch struct {
+	Disabled *bool `json:"disabled"`
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
+	us, err := a.cfg.Store.ListUsers(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]UserView, 0, len(us))
+	for _, u := range us {
+		out = append(out, NewUserView(u))
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req userRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := a.mayGrantRoles(r, req.Roles); err != nil {
+		return err
+	}
+	u, err := admin.CreateUser(r.Context(), a.cfg.Store, a.cfg.Passwords, admin.UserSpec{Username: req.Username,
+		Email: req.Email, EmailVerified: req.EmailVerified, Password: req.Password, Roles: req.Roles}, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, NewUserView(u))
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewUserView(u))
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
+	var p userPatch
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	if p.Disabled != nil {
+		if u, err = admin.SetDisabled(r.Context(), a.cfg.Store, u.ID, *p.Disabled, a.cfg.Now(), a.cfg.AccessTTL); err != nil {
+			return problem(err)
+		}
+	}
+	return reply(w, http.StatusOK, NewUserView(u))
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	if err := a.cfg.Store.DeleteUser(r.Context(), u.ID); err != nil {
+		return problem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	if _, err := admin.SetPassword(r.Context(), a.cfg.Store, a.cfg.Passwords, u.ID, req.Password, a.cfg.Now(), a.cfg.AccessTTL); err != nil {
+		return problem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- roles
+
+type roleRequest struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Permissions []string `json:"permissions"`
+}
+
+type rolePatch struct {
+	Description *string  `json:"description"`
+	Permissions []string `json:"permissions"`
+}
+
+func (a *API) listRoles(w http.ResponseWriter, r *http.Request) error {
+	rs, err := a.cfg.Store.ListRoles(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]RoleView, 0, len(rs))
+	for _, x := range rs {
+		out = append(out, NewRoleView(x))
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) createRole(w http.ResponseWriter, r *http.Request) error {
+	var req roleRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := validPermissions(req.Permissions); err != nil {
+		return err
+	}
+	if err := mayGrantPermissions(r, req.Permissions); err != nil {
+		return err
+	}
+	role, err := admin.CreateRole(r.Context(), a.cfg.Store, req.Name, req.Description, req.Permissions, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, NewRoleView(role))
+}
+
+func validPermissions(perms []string) error {
+	for _, p := range perms {
+		if err := rbac.ValidatePermission(p); err != nil {
+			return oauth.Errorf(oauth.CodeInvalidRequest, "%v", err)
+		}
+	}
+	return nil
+}
+
+func (a *API) getRole(w http.ResponseWriter, r *http.Request) error {
+	role, err := a.cfg.Store.GetRole(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewRoleView(role))
+}
+
+func (a *API) updateRole(w http.ResponseWriter, r *http.Request) error {
+	var p rolePatch
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	if p.Permissions == nil {
+		return oauth.NewError(oauth.CodeInvalidRequest, "permissions is required (an empty list removes every permission)")
+	}
+	if err := validPermissions(p.Permissions); err != nil {
+		return err
+	}
+	if err := mayGrantPermissions(r, p.Permissions); err != nil {
+		return err
+	}
+	role, err := admin.SetRolePermissions(r.Context(), a.cfg.Store, r.PathValue("name"), p.Permissions, p.Description, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewRoleView(role))
+}
+
+func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) error {
+	if err := admin.DeleteRole(r.Context(), a.cfg.Store, r.PathValue("name")); err != nil {
+		return problem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- API keys
+
+type apiKeyRequest struct {
+	Name             string   `json:"name"`
+	Roles            []string `json:"roles"`
+	Scopes           []string `json:"scopes"`
+	ExpiresInSeconds int64    `json:"expires_in_seconds"`
+}
+
+func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
+	ks, err := a.cfg.APIKeys.List(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]APIKeyView, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, NewAPIKeyView(k, ""))
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) error {
+	var req apiKeyRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.ExpiresInSeconds < 0 {
+		return oauth.NewError(oauth.CodeInvalidRequest, "expires_in_seconds must not be negative (0: never expires)")
+	}
+	if err := a.mayGrantRoles(r, req.Roles); err != nil {
+		return err
+	}
+	plain, k, err := a.cfg.APIKeys.Create(r.Context(), apikey.CreateRequest{Name: req.Name, Roles: req.Roles,
+		Scopes: req.Scopes, ExpiresIn: time.Duration(req.ExpiresInSeconds) * time.Second})
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, NewAPIKeyView(k, plain))
+}
+
+func (a *API) getAPIKey(w http.ResponseWriter, r *http.Request) error {
+	k, err := a.cfg.APIKeys.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, NewAPIKeyView(k, ""))
+}
+
+func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+	revs, err := admin.RevokeAPIKey(r.Context(), a.cfg.APIKeys, a.cfg.Store, r.PathValue("id"), a.cfg.Now())
+	a.cfg.Revocations.Apply(revs)
+	if err != nil {
+		return problem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) rotateAPIKey(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		OverlapSeconds int64 `json:"overlap_seconds"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	old, err := a.cfg.APIKeys.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	// Rotating mints a key with the old key's roles.
+	if err := a.mayGrantRoles(r, old.Roles); err != nil {
+		return err
+	}
+	plain, k, err := a.cfg.APIKeys.Rotate(r.Context(), old.ID, time.Duration(req.OverlapSeconds)*time.Second)
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, NewAPIKeyView(k, plain))
+}
+
+// --- sessions
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	ss, err := a.cfg.Store.ListUserSessions(r.Context(), u.ID, a.cfg.Now())
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]SessionView, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, SessionView{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) error {
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	revs, err := admin.SignOutEverywhere(r.Context(), a.cfg.Store, u.ID, a.cfg.Now(), a.cfg.AccessTTL)
+	if err != nil {
+		return problem(err)
+	}
+	a.cfg.Revocations.Apply(revs)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) endSession(w http.ResponseWriter, r *http.Request) error {
+	now := a.cfg.Now()
+	revs, err := a.cfg.Store.EndSession(r.Context(), r.PathValue("sid"), now, now.Add(a.cfg.AccessTTL+keys.MaxLeeway))
+	if err != nil {
+		return problem(err)
+	}
+	a.cfg.Revocations.Apply(revs)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- signing keys
+
+func (a *API) listSigningKeys(w http.ResponseWriter, r *http.Request) error {
+	ks, err := a.cfg.Signing.List(r.Context())
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusOK, nonNil(ks))
+}
+
+func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Alg string `json:"alg"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch req.Alg {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		return oauth.NewError(oauth.CodeInvalidRequest, `alg must be "ES256", "RS256" or "EdDSA"`)
+	}
+	k, err := a.cfg.Signing.Rotate(r.Context(), req.Alg)
+	if err != nil {
+		return problem(err)
+	}
+	return reply(w, http.StatusCreated, keys.KeyInfo{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt})
+}
+
+// --- audit
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	aq := store.AuditQuery{Limit: 100, Type: q.Get("type"), UserID: q.Get("user"), ClientID: q.Get("client")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return oauth.NewError(oauth.CodeInvalidRequest, "limit must be 1 to 1000")
+		}
+		aq.Limit = n
+	}
+	if s := q.Get("before"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return oauth.NewError(oauth.CodeInvalidRequest, "before must be an event id")
+		}
+		aq.BeforeID = n
+	}
+	es, err := a.cfg.Store.ListAuditEvents(r.Context(), aq)
+	if err != nil {
+		return problem(err)
+	}
+	out := make([]AuditView, 0, len(es))
+	for _, e := range es {
+		out = append(out, AuditView{ID: e.ID, Time: e.Time, Type: e.Type, ClientID: e.ClientID, UserID: e.UserID,
+			SessionID: e.SessionID, IP: e.IP, RequestID: e.RequestID, Details: e.Details})
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

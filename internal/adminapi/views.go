@@ -1,0 +1,127 @@
+package adminapi
+
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// The JSON shapes of the API. Lists are never null; times are RFC 3339 and
+// left out when unset. No view has a field for a stored hash: secrets
+// appear only in the answer that creates them.
+
+// ClientView is a client.
+type ClientView struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"` // only when created or rotated
+	Name                    string   `json:"name"`
+	Public                  bool     `json:"public"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	Scopes                  []string `json:"scopes"`
+	Audiences               []string `json:"audiences"`
+	Roles                   []string `json:"roles"`
+	SkipConsent             bool     `json:"skip_consent"`
+	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
+	CreatedAt               string   `json:"created_at"`
+	UpdatedAt               string   `json:"updated_at"`
+}
+
+// NewClientView is the view of c, with its secret when just created.
+func NewClientView(c store.Client, secret string) ClientView {
+	return ClientView{
+		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes),
+		Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences), Roles: nonNil(c.Roles), SkipConsent: c.SkipConsent,
+		RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
+		CreatedAt:           c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+// UserView is a user, without the password hash.
+type UserView struct {
+	ID            string   `json:"id"`
+	Username      string   `json:"username"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified bool     `json:"email_verified"`
+	Roles         []string `json:"roles"`
+	Disabled      bool     `json:"disabled"`
+	CreatedAt     string   `json:"created_at"`
+	UpdatedAt     string   `json:"updated_at"`
+}
+
+// NewUserView is the view of u.
+func NewUserView(u store.User) UserView {
+	return UserView{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
+		Roles: nonNil(u.Roles), Disabled: u.Disabled,
+		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339)}
+}
+
+// RoleView is a role.
+type RoleView struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Permissions []string  `json:"permissions"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// NewRoleView is the view of r.
+func NewRoleView(r store.Role) RoleView {
+	return RoleView{Name: r.Name, Description: r.Description, Permissions: nonNil(r.Permissions),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// APIKeyView is an API key: its prefix and metadata, and the key itself
+// only in the answer that creates it.
+type APIKeyView struct {
+	ID         string    `json:"id"`
+	Key        string    `json:"key,omitempty"` // only when created or rotated
+	Prefix     string    `json:"prefix"`        // "sk_<first 8 characters>…"
+	Name       string    `json:"name"`
+	Roles      []string  `json:"roles"`
+	Scopes     []string  `json:"scopes"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+}
+
+// NewAPIKeyView is the view of k, with its plaintext when just created.
+func NewAPIKeyView(k apikey.Key, plain string) APIKeyView {
+	utc := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.UTC()
+	}
+	return APIKeyView{ID: k.ID, Key: plain, Prefix: "sk_" + k.Prefix + "…", Name: k.Name, Roles: nonNil(k.Roles),
+		Scopes: nonNil(k.Scopes), CreatedAt: utc(k.CreatedAt), ExpiresAt: utc(k.ExpiresAt),
+		LastUsedAt: utc(k.LastUsedAt), RevokedAt: utc(k.RevokedAt)}
+}
+
+// SessionView is a browser session.
+type SessionView struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuditView is an audit event.
+type AuditView struct {
+	ID        int64             `json:"id"`
+	Time      time.Time         `json:"time"`
+	Type      string            `json:"type"`
+	ClientID  string            `json:"client_id,omitempty"`
+	UserID    string            `json:"user_id,omitempty"`
+	SessionID string            `json:"sid,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
