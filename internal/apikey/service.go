@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,6 +51,7 @@ type Store interface {
 	ListAPIKeys(ctx context.Context) ([]store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, now time.Time) error
 	RotateAPIKey(ctx context.Context, oldID string, oldExpiresAt time.Time, next store.APIKey) error
+	TouchAPIKey(ctx context.Context, id string, now time.Time) error
 	GetRole(ctx context.Context, name string) (store.Role, error)
 }
 
@@ -125,7 +127,15 @@ type Service struct {
 	cache    *cache // nil when off
 	prefixes *throttle.Limiter
 	ips      *throttle.Limiter
+
+	touchMu sync.Mutex
+	touched map[string]time.Time // key id -> last "last used" write
 }
+
+// TouchInterval is how often a key's "last used" time is written at
+// most, per node: a busy key costs one store write per interval, not one
+// per request. Listings are therefore accurate to about this much.
+const TouchInterval = time.Minute
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
@@ -138,7 +148,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, hashers: map[string]Hasher{}}
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, hashers: map[string]Hasher{},
+		touched: map[string]time.Time{}}
 	for _, h := range append([]Hasher{cfg.Hasher}, cfg.Verifiers...) {
 		if _, dup := s.hashers[h.Alg()]; !dup {
 			s.hashers[h.Alg()] = h
@@ -234,7 +245,31 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	if s.cache != nil {
 		s.cache.put(sum, k, now, gen)
 	}
+	s.touch(ctx, rec.ID, now)
 	return cloneKey(k), nil
+}
+
+// touch records that key id was used, at most once per TouchInterval and
+// off the request path. A failed write only leaves "last used" older.
+func (s *Service) touch(ctx context.Context, id string, now time.Time) {
+	s.touchMu.Lock()
+	last, ok := s.touched[id]
+	due := !ok || now.Sub(last) >= TouchInterval || now.Before(last)
+	if due {
+		if len(s.touched) > 100_000 {
+			clear(s.touched) // bounded; the cost is a few extra writes
+		}
+		s.touched[id] = now
+	}
+	s.touchMu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.store.TouchAPIKey(tctx, id, now)
+	}()
 }
 
 func (s *Service) failIP(ip string) {

@@ -457,3 +457,37 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, want at most 3", n)
 	}
 }
+
+// KEY-01: listings show when a key was last used; a busy key writes that
+// time at most once per TouchInterval.
+func TestLastUsedIsRecorded(t *testing.T) {
+	f := newFixture(t, cheapArgon2())
+	plain, k := f.create(t, CreateRequest{})
+	lastUsed := func() time.Time {
+		got, err := f.svc.Get(t.Context(), k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.LastUsedAt
+	}
+	waitFor := func(want time.Time) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !lastUsed().Equal(want); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("last used = %v, want %v", lastUsed(), want)
+			}
+		}
+	}
+	first := f.clock.Now()
+	f.mustVerify(t, f.svc, plain)
+	waitFor(first)
+	f.clock.Advance(2 * time.Second) // past the success cache, within TouchInterval
+	f.mustVerify(t, f.svc, plain)
+	time.Sleep(50 * time.Millisecond)
+	if got := lastUsed(); !got.Equal(first) {
+		t.Errorf("last used written again within TouchInterval: %v", got)
+	}
+	f.clock.Advance(TouchInterval)
+	f.mustVerify(t, f.svc, plain)
+	waitFor(f.clock.Now())
+}
