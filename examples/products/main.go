@@ -1,16 +1,24 @@
 // Command products is a tiny in-memory products API protected by
-// Gatehouse access tokens through the SDK. Every route is declared with a
-// policy in newRouter:
+// Gatehouse through the SDK. Every route is declared with a policy in
+// newRouter:
 //
-//	GET    /products       any valid token
-//	GET    /products/{id}  any valid token
+//	GET    /products       any valid token or API key
+//	GET    /products/{id}  any valid token or API key
 //	POST   /products       a token granted the products:write scope
-//	DELETE /products/{id}  a token with the admin or product_manager role
+//	DELETE /products/{id}  the admin or product_manager role
+//	POST   /deployments    the deployer role (an API key for a CI job)
+//
+// Every request is checked against Gatehouse's revocation list (its feed,
+// or Redis with -redis), so a logout or a revoked key takes effect at once.
 //
 // Flags (or the environment variables in brackets): -listen
 // [PRODUCTS_LISTEN] (127.0.0.1:9000), -issuer [PRODUCTS_ISSUER]
-// (http://127.0.0.1:8080) and -audience [PRODUCTS_AUDIENCE]
-// (https://api.example). See README.md for a walk-through.
+// (http://127.0.0.1:8080), -audience [PRODUCTS_AUDIENCE]
+// (https://api.example), -client-id [PRODUCTS_CLIENT_ID] and
+// -client-secret [PRODUCTS_CLIENT_SECRET] (this API's own confidential
+// client, required: it reads the revocation feed and introspects API
+// keys), -redis [PRODUCTS_REDIS] (Gatehouse's Redis URL, to read
+// revocations there instead of the feed). See README.md for a walk-through.
 package main
 
 import (
@@ -31,23 +39,58 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/sdk"
+	"github.com/gatehouse/gatehouse/sdk/redisrevocation"
 )
 
 func main() {
 	listen := flag.String("listen", env("PRODUCTS_LISTEN", "127.0.0.1:9000"), "listen address [PRODUCTS_LISTEN]")
 	issuer := flag.String("issuer", env("PRODUCTS_ISSUER", "http://127.0.0.1:8080"), "Gatehouse issuer URL [PRODUCTS_ISSUER]")
 	audience := flag.String("audience", env("PRODUCTS_AUDIENCE", "https://api.example"), "this API's audience [PRODUCTS_AUDIENCE]")
+	clientID := flag.String("client-id", env("PRODUCTS_CLIENT_ID", ""), "this API's client at Gatehouse [PRODUCTS_CLIENT_ID]")
+	clientSecret := flag.String("client-secret", env("PRODUCTS_CLIENT_SECRET", ""), "its secret [PRODUCTS_CLIENT_SECRET]")
+	redisURL := flag.String("redis", env("PRODUCTS_REDIS", ""), "read revocations from Gatehouse's Redis [PRODUCTS_REDIS]")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	v, err := sdk.NewVerifier(ctx, sdk.Config{Issuer: *issuer, Audience: *audience, Algorithms: []string{"ES256"}, Revocation: sdk.InsecureNoRevocation})
+	if *clientID == "" || *clientSecret == "" {
+		log.Fatal("set -client-id and -client-secret (PRODUCTS_CLIENT_ID, PRODUCTS_CLIENT_SECRET): this API's confidential client at Gatehouse")
+	}
+	revocations, closeRevocations, err := revocationChecker(ctx, *issuer, *clientID, *clientSecret, *redisURL)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := serve(ctx, *listen, newRouter(v)); err != nil {
+	defer closeRevocations()
+	v, err := sdk.NewVerifier(ctx, sdk.Config{Issuer: *issuer, Audience: *audience, Algorithms: []string{"ES256"},
+		Revocation: revocations})
+	if err != nil {
 		log.Fatal(err)
 	}
+	keys, err := sdk.NewAPIKeyVerifier(ctx, sdk.APIKeyConfig{Issuer: *issuer, ClientID: *clientID,
+		ClientSecret: *clientSecret, Revocation: revocations})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := serve(ctx, *listen, newRouter(v, sdk.AcceptAPIKeys(keys))); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// revocationChecker follows Gatehouse's revocation feed, or reads Redis
+// when redisURL is set.
+func revocationChecker(ctx context.Context, issuer, id, secret, redisURL string) (sdk.RevocationChecker, func(), error) {
+	if redisURL != "" {
+		c, err := redisrevocation.Dial(redisURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	}
+	f, err := sdk.NewFeedChecker(ctx, sdk.FeedConfig{Issuer: issuer, ClientID: id, ClientSecret: secret})
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
 }
 
 func env(name, def string) string {
@@ -89,13 +132,14 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 }
 
 // newRouter declares the API: every route with its policy.
-func newRouter(v sdk.TokenVerifier) *sdk.Router {
+func newRouter(v sdk.TokenVerifier, opts ...sdk.RouterOption) *sdk.Router {
 	s := newStore()
-	rt := sdk.NewRouter(v)
+	rt := sdk.NewRouter(v, opts...)
 	rt.HandleFunc("GET /products", sdk.Authenticated(), s.list)
 	rt.HandleFunc("GET /products/{id}", sdk.Authenticated(), s.get)
 	rt.HandleFunc("POST /products", sdk.RequireScopes("products:write"), s.create)
 	rt.HandleFunc("DELETE /products/{id}", sdk.RequireRoles("admin", "product_manager"), s.delete)
+	rt.HandleFunc("POST /deployments", sdk.RequireRoles("deployer"), s.deploy)
 	return rt
 }
 
@@ -107,9 +151,10 @@ type Product struct {
 }
 
 type store struct {
-	mu       sync.Mutex
-	products map[int]Product
-	nextID   int
+	mu          sync.Mutex
+	products    map[int]Product
+	nextID      int
+	deployments int
 }
 
 func newStore() *store {
@@ -182,6 +227,16 @@ func (s *store) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// deploy records a deployment by the caller (a CI job's API key).
+func (s *store) deploy(w http.ResponseWriter, r *http.Request) {
+	c, _ := sdk.ClaimsFrom(r.Context())
+	s.mu.Lock()
+	s.deployments++
+	n := s.deployments
+	s.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, map[string]any{"deployment": n, "by": c.Subject, "api_key": c.APIKey})
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int, bool) {

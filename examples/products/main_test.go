@@ -18,7 +18,11 @@ func newTestAPI(t *testing.T) (*sdktest.Issuer, *sdk.Router) {
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
-	return iss, newRouter(v)
+	keys, err := sdk.NewAPIKeyVerifier(t.Context(), iss.APIKeyConfig())
+	if err != nil {
+		t.Fatalf("NewAPIKeyVerifier: %v", err)
+	}
+	return iss, newRouter(v, sdk.AcceptAPIKeys(keys))
 }
 
 func TestRoutes(t *testing.T) {
@@ -28,6 +32,12 @@ func TestRoutes(t *testing.T) {
 	manager := iss.Mint(sdktest.Claims{Subject: "user-3", Audience: audience, Roles: []string{"product_manager"}})
 	writer := iss.Mint(sdktest.Claims{Subject: "svc-1", Audience: audience, Scope: []string{"products:write"}})
 	otherAPI := iss.Mint(sdktest.Claims{Subject: "user-2", Audience: "https://other.example", Roles: []string{"admin"}})
+	deployKey := iss.APIKey(sdktest.Claims{Subject: "ci-key", Roles: []string{"deployer"}})
+	readKey := iss.APIKey(sdktest.Claims{Subject: "dashboard-key", Roles: []string{"viewer"}})
+	revokedKey := iss.APIKey(sdktest.Claims{Subject: "old-key", Roles: []string{"deployer"}})
+	iss.Revoke("old-key")
+	loggedOut := iss.Mint(sdktest.Claims{Subject: "user-4", Audience: audience, Roles: []string{"admin"}, SID: "session-9"})
+	iss.RevokeSession("session-9")
 
 	for _, tc := range []struct {
 		name, method, path, token, body string
@@ -49,6 +59,12 @@ func TestRoutes(t *testing.T) {
 		{"delete as admin", "DELETE", "/products/1", admin, "", 204},
 		{"delete as product_manager", "DELETE", "/products/2", manager, "", 204},
 		{"deleted is gone", "GET", "/products/1", plain, "", 404},
+		{"deploy with the deployer key", "POST", "/deployments", deployKey, "", 202},
+		{"deploy with another key", "POST", "/deployments", readKey, "", 403},
+		{"deploy with a revoked key", "POST", "/deployments", revokedKey, "", 401},
+		{"deploy without the role", "POST", "/deployments", admin, "", 403},
+		{"list with a key", "GET", "/products", readKey, "", 200},
+		{"token after logout", "GET", "/products", loggedOut, "", 401},
 	} {
 		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
 		if tc.token != "" {
@@ -74,6 +90,7 @@ func TestEveryRouteHasAPolicy(t *testing.T) {
 		"GET /products/{id}":    "authenticated",
 		"POST /products":        "scopes(products:write)",
 		"DELETE /products/{id}": "roles(admin|product_manager)",
+		"POST /deployments":     "roles(deployer)",
 	}
 	routes := rt.Routes()
 	if len(routes) != len(want) {

@@ -1,6 +1,6 @@
 // Package cli implements the gatehouse command line: serve, migrate,
-// config check, keys and the admin verbs. Every verb prints human-readable
-// text by default and exactly one JSON object with --json.
+// config check, keys, bootstrap and the admin verbs. Every verb prints
+// human-readable text by default and exactly one JSON object with --json.
 package cli
 
 import (
@@ -80,7 +80,7 @@ func (e *env) rootCommand() *cobra.Command {
 	e.configFlag(pf.String, "store", "store", "", "store: sqlite:PATH or a postgres:// URL")
 
 	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.configCommand(), e.keysCommand(),
-		e.clientsCommand(), e.usersCommand(), e.auditCommand())
+		e.clientsCommand(), e.usersCommand(), e.rolesCommand(), e.apikeysCommand(), e.bootstrapCommand(), e.auditCommand())
 	return root
 }
 

@@ -74,6 +74,7 @@ type Issuer struct {
 	revJTI  map[string]bool
 	revSID  map[string]bool
 	revSubs map[string]time.Time // subject -> not-before
+	apiKeys map[string]map[string]any // key -> introspection answer
 }
 
 type signingKey struct {
@@ -86,7 +87,8 @@ type signingKey struct {
 // by t.Cleanup. It calls t.Fatal if no key can be generated.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	iss := &Issuer{revJTI: map[string]bool{}, revSID: map[string]bool{}, revSubs: map[string]time.Time{}}
+	iss := &Issuer{revJTI: map[string]bool{}, revSID: map[string]bool{}, revSubs: map[string]time.Time{},
+		apiKeys: map[string]map[string]any{}}
 	if err := iss.addKey(); err != nil {
 		t.Fatalf("sdktest: %v", err)
 	}
@@ -96,6 +98,7 @@ func NewIssuer(t testing.TB) *Issuer {
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer":                                iss.URL(),
 			"jwks_uri":                              iss.URL() + "/.well-known/jwks.json",
+			"introspection_endpoint":                iss.URL() + "/oauth/introspect",
 			"id_token_signing_alg_values_supported": []string{"ES256"},
 		})
 	})
@@ -105,6 +108,16 @@ func NewIssuer(t testing.TB) *Issuer {
 		iss.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
+	})
+	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+		iss.mu.Lock()
+		ans, ok := iss.apiKeys[r.PostFormValue("token")]
+		iss.mu.Unlock()
+		if !ok {
+			ans = map[string]any{"active": false}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(ans)
 	})
 	iss.srv = httptest.NewServer(mux)
 	t.Cleanup(iss.srv.Close)
@@ -127,6 +140,40 @@ func (iss *Issuer) Config(audience string) sdk.Config {
 		HTTPClient: iss.srv.Client(),
 		Revocation: iss,
 	}
+}
+
+// APIKeyConfig returns an sdk.APIKeyConfig for sdk.NewAPIKeyVerifier that
+// asks this issuer about the keys made by APIKey, with the issuer itself as
+// the revocation checker.
+func (iss *Issuer) APIKeyConfig() sdk.APIKeyConfig {
+	return sdk.APIKeyConfig{Issuer: iss.URL(), ClientID: "sdktest", ClientSecret: "sdktest",
+		HTTPClient: iss.srv.Client(), Revocation: iss}
+}
+
+// APIKey makes a Gatehouse API key ("sk_" and 43 random characters) that
+// the issuer's introspection endpoint reports active with c's Subject
+// (also its id, the "jti" that Revoke takes), Roles, Scope and
+// Permissions; Audience, TTL and Extra are ignored. It returns the key.
+func (iss *Issuer) APIKey(c Claims) string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	key := "sk_" + b64(b)
+	id := c.Subject
+	if id == "" {
+		id = "key-" + b64(b[:6])
+	}
+	ans := map[string]any{"active": true, "token_type": "api_key", "jti": id, "sub": id, "iss": iss.URL(),
+		"scope": strings.Join(c.Scope, " ")}
+	if len(c.Roles) > 0 {
+		ans["roles"] = c.Roles
+	}
+	if len(c.Permissions) > 0 {
+		ans["permissions"] = c.Permissions
+	}
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.apiKeys[key] = ans
+	return key
 }
 
 // Revoke revokes the token whose "jti" is jti, as Gatehouse's /oauth/revoke
