@@ -520,3 +520,41 @@ func TestBootstrapRefusals(t *testing.T) {
 		t.Fatalf("refused bootstrap created a key: %+v", list)
 	}
 }
+
+// `gatehouse routes` lists the whole surface, the admin API route by route,
+// and no route is without a policy.
+func TestRoutesCommand(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "routes", "--json", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("routes: %d %s", code, errOut)
+	}
+	var got struct {
+		Routes []struct{ Method, Path, Policy string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, r := range got.Routes {
+		if r.Method == "" || r.Path == "" || r.Policy == "" || r.Policy == "<none>" {
+			t.Errorf("route without a method, path or policy: %+v", r)
+		}
+		seen[r.Method+" "+r.Path] = r.Policy
+	}
+	for route, policy := range map[string]string{
+		"GET /.well-known/jwks.json":      "public",
+		"POST /oauth/token":               "client",
+		"GET /oauth/revocations":          "client",
+		"GET /userinfo":                   "bearer",
+		"POST /admin/v1/apikeys":          "permissions(apikeys:write)",
+		"DELETE /admin/v1/sessions/{sid}": "permissions(sessions:write)",
+	} {
+		if seen[route] != policy {
+			t.Errorf("%s: policy %q, want %q", route, seen[route], policy)
+		}
+	}
+	if code, out, _ := runCLI(t, "routes", "--data-dir", dir); code != 0 || !strings.Contains(out, "permissions(audit:read)") {
+		t.Errorf("table output: %d %s", code, out)
+	}
+}
