@@ -73,7 +73,7 @@ type Issuer struct {
 	jwks    []byte        // the rendered key set
 	revJTI  map[string]bool
 	revSID  map[string]bool
-	revSubs map[string]time.Time // subject -> not-before
+	revSubs map[string]time.Time      // subject -> not-before
 	apiKeys map[string]map[string]any // key -> introspection answer
 }
 
