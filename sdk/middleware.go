@@ -20,7 +20,7 @@ const (
 const (
 	descMissing       = "an access token is required"
 	descMalformed     = "the Authorization header must be a single Bearer token"
-	descInvalid       = "the access token is invalid or expired"
+	descInvalid       = "the access token or API key is invalid, expired or revoked"
 	descForbidden     = "the access token does not grant access to this resource"
 	descUnavailable   = "the access token cannot be checked right now; try again later"
 	descOneCredential = "send one credential: an Authorization header or an X-API-Key header"
