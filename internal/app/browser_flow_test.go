@@ -225,7 +225,12 @@ func TestAuthorizationCodeFlowWithPKCE(t *testing.T) {
 		}
 
 		// Logout with id_token_hint ends the session: the access token and
-		// the refresh token stop working at once.
+		// the refresh token stop working at once, at Gatehouse and at an API
+		// protected by the SDK.
+		api := sdkVerifier(t, f.srv, "web", f.webSecret)
+		if _, err := api.Verify(ctx, fresh.AccessToken); err != nil {
+			t.Fatalf("the SDK refuses the access token before logout: %v", err)
+		}
 		p := b.get("/oauth/logout?" + url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {"https://app.example/bye"},
 			"state": {"bye-1"}}.Encode())
 		if p.status != http.StatusSeeOther || p.location != "https://app.example/bye?state=bye-1" {
@@ -235,6 +240,7 @@ func TestAuthorizationCodeFlowWithPKCE(t *testing.T) {
 		if m := fx.introspect(t, fresh.AccessToken, "web", f.webSecret); m["active"] != false {
 			t.Errorf("access token active after logout: %v", m)
 		}
+		sdkRefuses(t, api, fresh.AccessToken, "replay of an access token after logout")
 		if _, err := f.web.TokenSource(context.Background(), &oauth2.Token{RefreshToken: fresh.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token(); err == nil {
 			t.Error("refresh token still works after logout")
 		}

@@ -41,6 +41,7 @@ func TestRefreshReuseAndRevokeEndToEnd(t *testing.T) {
 			return resp.StatusCode, m
 		}
 
+		api := sdkVerifier(t, f.srv, "web", f.webSecret)
 		tok1 := exchange()
 		code, m := refresh(tok1.RefreshToken)
 		if code != 200 {
@@ -59,6 +60,7 @@ func TestRefreshReuseAndRevokeEndToEnd(t *testing.T) {
 			if m := fx.introspect(t, at, "web", f.webSecret); m["active"] != false {
 				t.Errorf("access token of the reused family still active: %v", m)
 			}
+			sdkRefuses(t, api, at, "access token of a reused refresh-token family")
 		}
 		if p := b.get(f.web.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); !strings.Contains(p.body, `name="password"`) {
 			t.Error("the session survived refresh-token reuse")
@@ -75,6 +77,7 @@ func TestRefreshReuseAndRevokeEndToEnd(t *testing.T) {
 		if m := fx.introspect(t, tokA.AccessToken, "web", f.webSecret); m["active"] != false {
 			t.Errorf("access token of a revoked grant still active: %v", m)
 		}
+		sdkRefuses(t, api, tokA.AccessToken, "REV-02: access token of a revoked refresh token's grant")
 	})
 }
 

@@ -156,3 +156,36 @@ func TestRedisKeyPrefixMatchesSDK(t *testing.T) {
 		}
 	}
 }
+
+// sdkVerifier is an API protected by the SDK for audience
+// https://api.example, following srv's revocation feed as client id.
+func sdkVerifier(t *testing.T, srv *testServer, id, secret string) *sdk.Verifier {
+	t.Helper()
+	fc, err := sdk.NewFeedChecker(t.Context(), sdk.FeedConfig{Issuer: srv.URL, ClientID: id, ClientSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fc.Close)
+	v, err := sdk.NewVerifier(t.Context(), sdk.Config{Issuer: srv.URL, Audience: "https://api.example",
+		Algorithms: []string{"ES256"}, Revocation: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// sdkRefuses waits until v refuses tok as revoked (a liveness bound of
+// 10 s, not a measurement).
+func sdkRefuses(t *testing.T, v *sdk.Verifier, tok, what string) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		_, err := v.Verify(t.Context(), tok)
+		if errors.Is(err, sdk.ErrRevoked) {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Errorf("%s: the SDK still answers %v", what, err)
+			return
+		}
+	}
+}
