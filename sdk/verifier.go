@@ -91,6 +91,9 @@ type Verifier struct {
 	keys     *keySet
 	cache    *tokenCache
 	revoked  RevocationChecker
+
+	hmu     sync.RWMutex
+	headers map[string]headerInfo // see header
 }
 
 // NewVerifier validates cfg, discovers the issuer's jwks_uri and fetches its
@@ -127,6 +130,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		now:      cfg.Now,
 		cache:    newTokenCache(cacheSize),
 		revoked:  cfg.Revocation,
+		headers:  map[string]headerInfo{},
 	}
 	switch {
 	case cfg.Leeway == 0:
@@ -257,35 +261,16 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (*Claims, e
 	if !ok1 || !ok2 || h64 == "" || p64 == "" || strings.Contains(s64, ".") {
 		return nil, fmt.Errorf("%w: not three segments", ErrMalformed)
 	}
-	hb, err := b64(h64)
-	if err != nil {
-		return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
-	}
-	if hb = bytes.TrimSpace(hb); len(hb) == 0 || hb[0] != '{' {
-		return nil, fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
-	}
-	var h jwsHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
-	if h.JKU != nil || h.JWK != nil || h.X5U != nil || h.X5C != nil || h.Crit != nil {
-		return nil, ErrHeader
-	}
-	if h.Alg == nil || !v.allowed[*h.Alg] {
-		return nil, ErrAlgorithm
-	}
-	if h.Typ == nil || !isAccessTokenType(*h.Typ) {
-		return nil, ErrType
-	}
-	if h.Kid == nil || *h.Kid == "" {
-		return nil, fmt.Errorf("%w: no kid", ErrUnknownKey)
-	}
-	key, err := v.keys.get(ctx, *h.Kid)
+	alg, kid, err := v.header(h64)
 	if err != nil {
 		return nil, err
 	}
-	if key.alg != *h.Alg {
-		return nil, fmt.Errorf("%w: key %q is for %s", ErrAlgorithm, *h.Kid, key.alg)
+	key, err := v.keys.get(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	if key.alg != alg {
+		return nil, fmt.Errorf("%w: key %q is for %s", ErrAlgorithm, kid, key.alg)
 	}
 	sig, err := b64(s64)
 	if err != nil {
@@ -307,6 +292,54 @@ func (v *Verifier) verifyUncached(ctx context.Context, token string) (*Claims, e
 	}
 	return c, nil
 }
+
+// header decodes and checks a JOSE header segment and returns its alg and
+// kid. Gatehouse's tokens share a handful of headers (one per signing
+// key), so headers that pass are remembered by their encoded form, which
+// spares the decoding for the next token; the cache holds at most
+// maxHeaders entries, and a header that fails is never cached.
+func (v *Verifier) header(h64 string) (alg, kid string, err error) {
+	v.hmu.RLock()
+	h, ok := v.headers[h64]
+	v.hmu.RUnlock()
+	if ok {
+		return h.alg, h.kid, nil
+	}
+	hb, err := b64(h64)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: header encoding", ErrMalformed)
+	}
+	if hb = bytes.TrimSpace(hb); len(hb) == 0 || hb[0] != '{' {
+		return "", "", fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
+	}
+	var jh jwsHeader
+	if err := json.Unmarshal(hb, &jh); err != nil {
+		return "", "", fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	switch {
+	case jh.JKU != nil || jh.JWK != nil || jh.X5U != nil || jh.X5C != nil || jh.Crit != nil:
+		return "", "", ErrHeader
+	case jh.Alg == nil || !v.allowed[*jh.Alg]:
+		return "", "", ErrAlgorithm
+	case jh.Typ == nil || !isAccessTokenType(*jh.Typ):
+		return "", "", ErrType
+	case jh.Kid == nil || *jh.Kid == "":
+		return "", "", fmt.Errorf("%w: no kid", ErrUnknownKey)
+	}
+	v.hmu.Lock()
+	if len(v.headers) >= maxHeaders {
+		clear(v.headers)
+	}
+	v.headers[h64] = headerInfo{alg: *jh.Alg, kid: *jh.Kid}
+	v.hmu.Unlock()
+	return *jh.Alg, *jh.Kid, nil
+}
+
+// maxHeaders bounds the header cache: a few signing keys in rotation need
+// a few entries; forged headers that pass the checks only churn it.
+const maxHeaders = 64
+
+type headerInfo struct{ alg, kid string }
 
 // isAccessTokenType reports whether typ is "at+jwt" or
 // "application/at+jwt", in any case (RFC 7515 §4.1.9, RFC 9068 §2.1).

@@ -567,3 +567,28 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// Headers that pass are cached by their encoded form, boundedly; headers
+// that fail never are, and still fail every time.
+func TestHeaderCache(t *testing.T) {
+	iss := newTestIssuer(t, esKey())
+	v := iss.verifier(t, nil)
+	bad := iss.token(esKey(), map[string]any{"jku": "https://evil.example/jwks"}, nil)
+	for range 2 {
+		if _, err := v.Verify(t.Context(), bad); !errors.Is(err, ErrHeader) {
+			t.Fatalf("jku header: %v", err)
+		}
+	}
+	if _, err := v.Verify(t.Context(), iss.token(esKey(), nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.headers); n != 1 {
+		t.Fatalf("%d cached headers, want 1", n)
+	}
+	for i := range 3 * maxHeaders {
+		v.Verify(t.Context(), iss.token(esKey(), map[string]any{"x": i}, nil))
+	}
+	if n := len(v.headers); n > maxHeaders {
+		t.Fatalf("%d cached headers, more than %d", n, maxHeaders)
+	}
+}
