@@ -446,3 +446,33 @@ func TestRBAC04EveryRouteNeedsCredentials(t *testing.T) {
 		}
 	}
 }
+
+// RBAC-02 on the admin API: a key without users:read never gets the user
+// list through another spelling of the path.
+func TestAdminAPIRBAC02PathVariants(t *testing.T) {
+	f := newAdminFixture(t, startServer(t, "sqlite", nil))
+	low, _, err := f.srv.App.apiKeys.Create(t.Context(), apikey.CreateRequest{Name: "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{
+		"/admin/v1/users", "/admin/v1/users/", "//admin/v1/users", "/ADMIN/V1/users", "/admin/v1/./users",
+		"/admin/x/../v1/users", "/admin/v1/%2e/users", "/admin/v1%2fusers", "/admin;a=b/v1/users",
+		"/admin/v1/users;a=b", "/admin/v1/users%00", "/admin/v1/users.json", "/admin/v1/%75sers",
+	} {
+		req, _ := http.NewRequest("GET", f.baseURL+p, nil)
+		req.URL.RawPath, req.URL.Path = "", "" // send p as written
+		req.URL.Opaque = p
+		req.Header.Set("X-API-Key", low)
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 || strings.Contains(string(body), `"username"`) {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+}
