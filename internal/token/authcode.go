@@ -88,8 +88,12 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 	if err != nil {
 		return nil, err
 	}
+	perms, err := g.minter.permissionsOf(ctx, u.Roles)
+	if err != nil {
+		return nil, err
+	}
 	at, resp, err := g.minter.forUser(userGrant{Client: c, User: u, Scopes: ac.Scopes, Audiences: aud,
-		SID: ac.SessionID, AuthTime: ac.AuthTime, Nonce: ac.Nonce})
+		SID: ac.SessionID, AuthTime: ac.AuthTime, Nonce: ac.Nonce, Permissions: perms})
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,12 @@ func (g *clientCredentials) grant(ctx context.Context, r *http.Request, f oauth.
 	if err != nil {
 		return nil, err
 	}
-	m, err := g.minter.Access(Access{Subject: c.ID, ClientID: c.ID, Audiences: aud, Scopes: scopes, Roles: c.Roles})
+	perms, err := g.minter.permissionsOf(ctx, c.Roles)
+	if err != nil {
+		return nil, err
+	}
+	m, err := g.minter.Access(Access{Subject: c.ID, ClientID: c.ID, Audiences: aud, Scopes: scopes, Roles: c.Roles,
+		Permissions: perms})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,6 +24,8 @@ type AccessClaims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
+	// Permissions of the roles, when tokens.permissions_claim is on.
+	Permissions []string `json:"permissions,omitempty"`
 	// SID is the browser session the token descends from (user grants).
 	SID      string `json:"sid,omitempty"`
 	AuthTime int64  `json:"auth_time,omitempty"`
@@ -42,18 +45,36 @@ type Minter struct {
 	Alg    string
 	Signer Signer
 	Now    func() time.Time
+	// Permissions, when set, expands the roles of a token into the
+	// "permissions" claim (tokens.permissions_claim).
+	Permissions func(ctx context.Context, roles []string) ([]string, error)
+}
+
+// permissionsOf returns the permissions claim for roles, or nil when the
+// claim is off. An error means the role definitions cannot be read: the
+// token request fails (503) rather than issue a token without them.
+func (m *Minter) permissionsOf(ctx context.Context, roles []string) ([]string, error) {
+	if m.Permissions == nil || len(roles) == 0 {
+		return nil, nil
+	}
+	ps, err := m.Permissions(ctx, roles)
+	if err != nil {
+		return nil, oauth.Unavailable(err)
+	}
+	return ps, nil
 }
 
 // Access is what goes into one access token.
 type Access struct {
-	Subject   string
-	ClientID  string
-	Audiences []string
-	Scopes    []string
-	Roles     []string
-	SID       string
-	AuthTime  time.Time
-	Email     string
+	Subject     string
+	ClientID    string
+	Audiences   []string
+	Scopes      []string
+	Roles       []string
+	Permissions []string
+	SID         string
+	AuthTime    time.Time
+	Email       string
 }
 
 // Minted is a signed access token.
@@ -77,11 +98,12 @@ func (m *Minter) Access(a Access) (Minted, error) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        secret.ID(),
 		},
-		ClientID: a.ClientID,
-		Scope:    strings.Join(a.Scopes, " "),
-		Roles:    a.Roles,
-		SID:      a.SID,
-		Email:    a.Email,
+		ClientID:    a.ClientID,
+		Scope:       strings.Join(a.Scopes, " "),
+		Roles:       a.Roles,
+		Permissions: a.Permissions,
+		SID:         a.SID,
+		Email:       a.Email,
 	}
 	if !a.AuthTime.IsZero() {
 		c.AuthTime = a.AuthTime.Unix()
@@ -105,6 +127,8 @@ type userGrant struct {
 	// Nonce is echoed in the id_token (code grant only: OIDC Core §12.2
 	// leaves it out of refreshed id_tokens).
 	Nonce string
+	// Permissions of the user's roles, when the claim is on.
+	Permissions []string
 }
 
 // forUser signs the access token and, with the "openid" scope, the
@@ -113,7 +137,7 @@ type userGrant struct {
 // so the transaction holds its locks only for the writes.
 func (m *Minter) forUser(g userGrant) (Minted, *Response, error) {
 	a := Access{Subject: g.User.ID, ClientID: g.Client.ID, Audiences: g.Audiences, Scopes: g.Scopes,
-		Roles: g.User.Roles, SID: g.SID, AuthTime: g.AuthTime}
+		Roles: g.User.Roles, Permissions: g.Permissions, SID: g.SID, AuthTime: g.AuthTime}
 	if slices.Contains(g.Scopes, ScopeEmail) {
 		a.Email = g.User.Email
 	}

@@ -69,8 +69,12 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 	}
 	// RBAC-05: roles are read now, not copied from the grant, so a role
 	// change reaches the user's tokens at the next refresh.
+	perms, err := g.minter.permissionsOf(ctx, u.Roles)
+	if err != nil {
+		return nil, err
+	}
 	at, resp, err := g.minter.forUser(userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud,
-		SID: gr.SessionID, AuthTime: gr.AuthTime})
+		SID: gr.SessionID, AuthTime: gr.AuthTime, Permissions: perms})
 	if err != nil {
 		return nil, err
 	}

@@ -79,8 +79,11 @@ type Config struct {
 	// APIKeys answers introspection of API keys; nil reports every key
 	// inactive.
 	APIKeys APIKeyIntrospector
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Permissions, when set, puts the permissions of the subject's roles
+	// in access tokens (the "permissions" claim).
+	Permissions func(ctx context.Context, roles []string) ([]string, error)
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // grantHandler handles one grant_type for an authenticated client.
@@ -123,7 +126,7 @@ func New(cfg Config) *Endpoint {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Minter{Issuer: cfg.Issuer, AccessTTL: cfg.AccessTTL, IDTokenTTL: cfg.IDTokenTTL,
-		Alg: cfg.AccessAlg, Signer: cfg.Signer, Now: cfg.Now}
+		Alg: cfg.AccessAlg, Signer: cfg.Signer, Now: cfg.Now, Permissions: cfg.Permissions}
 	e := &Endpoint{cfg: cfg, minter: m, verified: newVerifiedCache()}
 	e.grants = map[string]grantHandler{
 		GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
