@@ -266,7 +266,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.keys.Run(bg, a.cfg.Signing.KeyRefreshInterval) })
-	wg.Go(func() { a.revocations.Run(bg) })
+	var wake chan struct{}
+	if w, ok := a.store.(interface {
+		WatchRevocations(context.Context, chan<- struct{})
+	}); ok {
+		wake = make(chan struct{}, 1)
+		wg.Go(func() { w.WatchRevocations(bg, wake) })
+	}
+	wg.Go(func() { a.revocations.Follow(bg, wake) })
 	wg.Go(func() { a.audit.Run(bg) })
 
 	kinfo := make([]string, 0, 4)

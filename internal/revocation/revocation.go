@@ -207,7 +207,13 @@ func (l *List) Sync(ctx context.Context) error {
 
 // Run follows the feed every PollInterval and drops expired entries until
 // ctx ends.
-func (l *List) Run(ctx context.Context) {
+func (l *List) Run(ctx context.Context) { l.Follow(ctx, nil) }
+
+// Follow is Run that also follows the feed as soon as wake receives: the
+// store's notice that another node wrote entries (PostgreSQL
+// LISTEN/NOTIFY), which spares waiting for the next poll. The poll stays,
+// as the fallback when notices are lost.
+func (l *List) Follow(ctx context.Context, wake <-chan struct{}) {
 	t := time.NewTicker(l.cfg.PollInterval)
 	defer t.Stop()
 	failing := false
@@ -217,6 +223,7 @@ func (l *List) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		err := l.Sync(ctx)
 		switch {

@@ -60,7 +60,8 @@ const lockRoleHolders = `LOCK TABLE users, clients, api_keys IN SHARE MODE`
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	*sqlstore.DB
-	db *sql.DB
+	db  *sql.DB
+	cfg *pgx.ConnConfig // for the revocation listener's own connection
 }
 
 var _ store.Store = (*Store)(nil)
@@ -88,12 +89,54 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		LockSigningKeys:   lockSigningKeys,
 		ForUpdate:         " FOR UPDATE",
 		LockRoleHolders:   lockRoleHolders,
+		NotifyRevocations: "SELECT pg_notify('" + revocationChannel + "', '')",
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{DB: s, db: db}, nil
+	return &Store{DB: s, db: db, cfg: cfg}, nil
+}
+
+// revocationChannel is the LISTEN/NOTIFY channel of revocation entries. It
+// is database-wide: nodes of other schemas in the same database only get
+// an extra, harmless sync.
+const revocationChannel = "gatehouse_revocations"
+
+// WatchRevocations sends on ch (without blocking) soon after any node
+// commits revocation entries, through LISTEN/NOTIFY on a connection of its
+// own, so that followers need not wait for their next poll. It reconnects
+// by itself, and also signals after each (re)connection, since notices
+// sent while it was away are lost. It returns when ctx ends.
+func (s *Store) WatchRevocations(ctx context.Context, ch chan<- struct{}) {
+	signal := func() {
+		select {
+		case ch <- struct{}{}:
+		default: // one pending signal is enough: the follower reads everything new
+		}
+	}
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, s.cfg)
+		if err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+revocationChannel); err == nil {
+				backoff = minBackoff
+				signal()
+				for err == nil {
+					if _, err = conn.WaitForNotification(ctx); err == nil {
+						signal()
+					}
+				}
+			}
+			_ = conn.Close(context.WithoutCancel(ctx))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 }
 
 // Migrate brings the schema up to date and returns the versions it applied.

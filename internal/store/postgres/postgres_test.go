@@ -105,3 +105,42 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Open(unreachable) = nil error")
 	}
 }
+
+// A node watching for revocations hears of entries another node commits,
+// and of nothing before the commit.
+func TestWatchRevocations(t *testing.T) {
+	url := testsvc.PostgresSchema(t)
+	watcher, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watcher.Close() })
+	writer, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = writer.Close() })
+	if _, err := writer.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ch := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() { watcher.WatchRevocations(ctx, ch); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no signal %s", what)
+		}
+	}
+	wait("on connecting")
+	now := time.Now()
+	if _, err := writer.AddRevocations(t.Context(), []store.Revocation{{Kind: store.RevokeJTI, Value: "j1",
+		ExpiresAt: now.Add(time.Hour)}}, now); err != nil {
+		t.Fatal(err)
+	}
+	wait("after a commit")
+}

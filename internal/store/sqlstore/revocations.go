@@ -117,6 +117,11 @@ func (s *DB) addRevocationsTx(ctx context.Context, tx *sql.Tx, rs []store.Revoca
 		}
 		out = append(out, stored)
 	}
+	if n := s.dialect.NotifyRevocations; n != "" {
+		if _, err := tx.ExecContext(ctx, n); err != nil {
+			return nil, fmt.Errorf("notify revocations: %w", err)
+		}
+	}
 	return out, nil
 }
 

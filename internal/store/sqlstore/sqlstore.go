@@ -44,6 +44,12 @@ type Dialect struct {
 	// Required.
 	IsUniqueViolation func(err error) bool
 
+	// NotifyRevocations, when not empty, is executed in every transaction
+	// that writes revocation entries, after the writes, to tell other
+	// nodes at commit (PostgreSQL: pg_notify). Empty means followers
+	// learn of entries by polling only.
+	NotifyRevocations string
+
 	// LockSigningKeys, when not empty, is executed first inside the
 	// RotateSigningKey transaction. It must block until no other rotation
 	// holds it, so that a rotation always sees the key the previous one
