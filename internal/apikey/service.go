@@ -129,7 +129,8 @@ type Service struct {
 	ips      *throttle.Limiter
 
 	touchMu sync.Mutex
-	touched map[string]time.Time // key id -> last "last used" write
+	touched map[string]time.Time   // key id -> last "last used" write
+	good    map[[32]byte]time.Time // SHA-256 of a key -> when it last verified
 }
 
 // TouchInterval is how often a key's "last used" time is written at
@@ -149,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, hashers: map[string]Hasher{},
-		touched: map[string]time.Time{}}
+		touched: map[string]time.Time{}, good: map[[32]byte]time.Time{}}
 	for _, h := range append([]Hasher{cfg.Hasher}, cfg.Verifiers...) {
 		if _, dup := s.hashers[h.Alg()]; !dup {
 			s.hashers[h.Alg()] = h
@@ -188,10 +189,9 @@ func New(cfg Config) (*Service, error) {
 // public and rejecting it fast reveals nothing about stored keys.
 func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error) {
 	now := s.now()
-	var sum [32]byte
+	sum := sha256.Sum256([]byte(key))
 	var gen uint64
 	if s.cache != nil {
-		sum = sha256.Sum256([]byte(key))
 		if k, ok := s.cache.get(sum, now); ok {
 			return cloneKey(k), nil
 		}
@@ -203,7 +203,10 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	if clientIP != "" {
 		wait = s.ips.Wait(clientIP)
 	}
-	if wellFormed {
+	// A key that verified here recently skips its prefix's lock: prefixes
+	// are shown in listings, and whoever knows one must not be able to
+	// lock the key's holder out by failing on purpose.
+	if wellFormed && !s.knownGood(sum, now) {
 		wait = max(wait, s.prefixes.Wait(prefix))
 	}
 	if wait > 0 {
@@ -246,7 +249,28 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 		s.cache.put(sum, k, now, gen)
 	}
 	s.touch(ctx, rec.ID, now)
+	s.markGood(sum, now)
 	return cloneKey(k), nil
+}
+
+// KnownGoodFor is how long a key that verified is exempt from its
+// prefix's lock on this node.
+const KnownGoodFor = time.Hour
+
+func (s *Service) knownGood(sum [32]byte, now time.Time) bool {
+	s.touchMu.Lock()
+	defer s.touchMu.Unlock()
+	at, ok := s.good[sum]
+	return ok && now.Sub(at) < KnownGoodFor && !now.Before(at)
+}
+
+func (s *Service) markGood(sum [32]byte, now time.Time) {
+	s.touchMu.Lock()
+	defer s.touchMu.Unlock()
+	if len(s.good) >= 100_000 {
+		clear(s.good) // bounded; keys just lose the exemption until next used
+	}
+	s.good[sum] = now
 }
 
 // touch records that key id was used, at most once per TouchInterval and

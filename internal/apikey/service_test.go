@@ -491,3 +491,37 @@ func TestLastUsedIsRecorded(t *testing.T) {
 	f.mustVerify(t, f.svc, plain)
 	waitFor(f.clock.Now())
 }
+
+// Whoever knows a key's prefix (listings show it) cannot lock out a holder
+// whose key verified recently: failures lock the prefix for everyone else,
+// and the exemption ends after KnownGoodFor.
+func TestKnownGoodKeyIsNotLockedOutByItsPrefix(t *testing.T) {
+	f := newFixture(t, cheapArgon2())
+	pol := throttle.Policy{Free: 3, BaseLock: time.Minute, MaxLock: time.Hour, Forget: 2 * time.Hour}
+	svc, err := New(Config{Store: f.st, Hasher: f.hasher, Now: f.clock.Now, CacheTTL: -1,
+		PrefixLimiter: throttle.New(pol, f.clock.Now), IPLimiter: throttle.New(pol, f.clock.Now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, _ := f.create(t, CreateRequest{})
+	if _, err := svc.Verify(t.Context(), victim, "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	wrong := victim[:len(victim)-4] + "AAAA"
+	for i := range 6 {
+		_, _ = svc.Verify(t.Context(), wrong, "198.51.100."+string(rune('1'+i)))
+	}
+	if _, err := svc.Verify(t.Context(), wrong, "198.51.100.99"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("the attacker is not throttled: %v", err)
+	}
+	if _, err := svc.Verify(t.Context(), victim, "203.0.113.7"); err != nil {
+		t.Fatalf("the holder of a recently verified key is locked out: %v", err)
+	}
+	f.clock.Advance(KnownGoodFor + time.Second)
+	for i := range 6 {
+		_, _ = svc.Verify(t.Context(), wrong, "198.51.100."+string(rune('a'+i)))
+	}
+	if _, err := svc.Verify(t.Context(), victim, "203.0.113.7"); !errors.Is(err, ErrThrottled) {
+		t.Errorf("past KnownGoodFor the exemption still holds: %v", err)
+	}
+}

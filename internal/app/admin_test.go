@@ -476,3 +476,30 @@ func TestAdminAPIRBAC02PathVariants(t *testing.T) {
 		}
 	}
 }
+
+// Repeated failures with one key prefix are throttled: 429 with
+// Retry-After, never a 500; the same answer for an unknown prefix and a
+// wrong secret until then.
+func TestAdminAPIKeyThrottle(t *testing.T) {
+	f := newAdminFixture(t, startServer(t, "sqlite", nil))
+	wrong := f.rootKey[:11] + strings.Repeat("A", len(f.rootKey)-11) // the root key's prefix, another secret
+	unknown := "sk_" + strings.Repeat("B", len(f.rootKey)-3)
+	_, bodyWrong, _ := f.do(t, "GET", adminapi.Prefix+"/clients", nil, "X-API-Key", wrong)
+	_, bodyUnknown, _ := f.do(t, "GET", adminapi.Prefix+"/clients", nil, "X-API-Key", unknown)
+	if string(bodyWrong) != string(bodyUnknown) {
+		t.Errorf("wrong secret and unknown prefix answer differently:\n%s\n%s", bodyWrong, bodyUnknown)
+	}
+	for i := range 30 {
+		status, body, hdr := f.do(t, "GET", adminapi.Prefix+"/clients", nil, "X-API-Key", wrong)
+		if status == http.StatusTooManyRequests {
+			if hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "too_many_requests") {
+				t.Errorf("429 without Retry-After or error code: %v %s", hdr, body)
+			}
+			return
+		}
+		if status != 401 {
+			t.Fatalf("attempt %d: %d %s", i, status, body)
+		}
+	}
+	t.Fatal("30 wrong secrets for one prefix were never throttled")
+}
