@@ -77,12 +77,13 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 		return nil, err
 	}
 
-	base := ac.Audiences
-	if len(base) == 0 {
-		// Codes carry no audience when the authorization request named no
-		// resource: the client's registered audiences (or itself) apply, as
-		// for client_credentials.
-		base, _ = requestedAudiences(oauth.Form{}, c)
+	// Codes carry no audience when the authorization request named no
+	// resource: the client's registered audiences (or itself) apply, as
+	// for client_credentials. Audiences taken from the client since the
+	// code was issued are dropped.
+	base, err := grantAudiences(ac.Audiences, c)
+	if err != nil {
+		return nil, err
 	}
 	aud, err := narrowAudiences(f, base)
 	if err != nil {

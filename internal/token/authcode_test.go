@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 )
 
 // TestAuthorizationCodeHappyPaths redeems codes with and without PKCE, for
@@ -306,6 +309,7 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 // resource narrows within them.
 func TestCodeAudiences(t *testing.T) {
 	f := newFixture(t)
+	setAudiences(t, f, "conf1", apiAud, "https://a.example", "https://b.example")
 	cases := []struct {
 		name     string
 		client   string
@@ -313,7 +317,7 @@ func TestCodeAudiences(t *testing.T) {
 		resource []string
 		want     []string
 	}{
-		{"client's registered audiences", "conf1", nil, nil, []string{apiAud}},
+		{"client's registered audiences", "conf1", nil, nil, []string{apiAud, "https://a.example", "https://b.example"}},
 		{"client without audiences gets itself", "conf2", nil, nil, []string{"conf2"}},
 		{"code's audiences", "conf1", []string{"https://a.example", "https://b.example"}, nil, []string{"https://a.example", "https://b.example"}},
 		{"narrowed by resource", "conf1", []string{"https://a.example", "https://b.example"}, []string{"https://b.example"}, []string{"https://b.example"}},
@@ -347,4 +351,35 @@ func TestCodeAudiences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setAudiences replaces a client's registered audiences and lets the
+// token endpoint's client cache expire.
+func setAudiences(t *testing.T, f *fixture, id string, aud ...string) {
+	t.Helper()
+	if _, err := f.st.UpdateClient(t.Context(), id, func(c store.Client) (store.Client, error) {
+		c.Audiences = aud
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(token.ClientCacheTTL + time.Second)
+}
+
+// Audiences taken from a client stop appearing in the tokens of its
+// existing grants at the next refresh; a grant left with none ends.
+func TestRefreshDropsAudiencesTheClientLost(t *testing.T) {
+	f := newFixture(t)
+	setAudiences(t, f, "conf1", "https://a.example", "https://b.example")
+	code := f.code(t, codeSpec{client: "conf1", audiences: []string{"https://a.example", "https://b.example"}})
+	r := f.token(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect1}}, f.as("conf1"))
+	expect(t, r, http.StatusOK, "")
+	setAudiences(t, f, "conf1", "https://b.example")
+	r2 := f.refresh(t, f.as("conf1"), r.RefreshToken, nil)
+	expect(t, r2, http.StatusOK, "")
+	if got := fmt.Sprint(f.introspect(t, r2.AccessToken, f.as("conf1"))["aud"]); got != "[https://b.example]" {
+		t.Errorf("aud after the client lost a.example: %s", got)
+	}
+	setAudiences(t, f, "conf1", "https://c.example")
+	expect(t, f.refresh(t, f.as("conf1"), r2.RefreshToken, nil), http.StatusBadRequest, "invalid_grant")
 }

@@ -59,9 +59,9 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 	if err != nil {
 		return nil, err
 	}
-	base := gr.Audiences
-	if len(base) == 0 {
-		base, _ = requestedAudiences(oauth.Form{}, c)
+	base, err := grantAudiences(gr.Audiences, c)
+	if err != nil {
+		return nil, err
 	}
 	aud, err := narrowAudiences(f, base)
 	if err != nil {
@@ -155,6 +155,28 @@ func refreshScopes(f oauth.Form, granted, allowed []string) ([]string, error) {
 		if slices.Contains(allowed, s) {
 			out = append(out, s)
 		}
+	}
+	return out, nil
+}
+
+// grantAudiences is what a grant's tokens may be for now: the audiences it
+// was granted that the client still has (an administrator may have taken
+// some away since), or the client's registered audiences for a grant made
+// without any. A grant none of whose audiences the client keeps can no
+// longer issue tokens.
+func grantAudiences(granted []string, c store.Client) ([]string, error) {
+	if len(granted) == 0 {
+		aud, _ := requestedAudiences(oauth.Form{}, c)
+		return aud, nil
+	}
+	var out []string
+	for _, a := range granted {
+		if slices.Contains(c.Audiences, a) || a == c.ID {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, oauth.NewError(oauth.CodeInvalidGrant, "the client may no longer obtain tokens for this grant's audiences")
 	}
 	return out, nil
 }
