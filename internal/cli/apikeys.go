@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,8 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
-
-	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
 // defaultKeyLifetime is how long a key lives unless --expires-in says
@@ -143,17 +142,6 @@ func newAPIKeyService(st app.Store, cfg *config.Config) (*apikey.Service, error)
 	return apikey.NewFromSettings(st, apikey.Settings{Hash: cfg.APIKeys.Hash, PepperFile: cfg.APIKeys.PepperFile}, time.Now)
 }
 
-// withAPIKeys is withStore that also builds the API key service.
-func (e *env) withAPIKeys(fn func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config, svc *apikey.Service) error) func(*cobra.Command, []string) error {
-	return e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-		svc, err := newAPIKeyService(st, cfg)
-		if err != nil {
-			return err
-		}
-		return fn(cmd, args, st, cfg, svc)
-	})
-}
-
 // apiKeyError names the key in store errors.
 func apiKeyError(err error, id string) error {
 	switch {
@@ -162,11 +150,15 @@ func apiKeyError(err error, id string) error {
 	case errors.Is(err, store.ErrExpired):
 		return fmt.Errorf("API key %q has expired", id)
 	}
+	if e, ok := errors.AsType[*apiError](err); ok && e.Status == http.StatusConflict {
+		return fmt.Errorf("API key %q: %w", id, err) // revoked or expired, as the server says
+	}
 	return notFound(err, "API key", id)
 }
 
 func (e *env) apikeysCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "apikeys", Short: "Manage API keys (long-lived credentials for machines)"}
+	cmd := &cobra.Command{Use: "apikeys", Short: "Manage API keys (long-lived credentials for machines), locally or with --server"}
+	e.serverFlag(cmd)
 	cmd.AddCommand(e.apikeysCreate(), e.apikeysList(), e.apikeysGet(), e.apikeysRevoke(), e.apikeysRotate())
 	return cmd
 }
@@ -199,9 +191,9 @@ func (e *env) apikeysCreate() *cobra.Command {
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return requireFlags(cmd, "name")
 		},
-		RunE: e.withAPIKeys(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config, svc *apikey.Service) error {
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
 			req.ExpiresIn = expires.d
-			plain, k, err := svc.Create(cmd.Context(), req)
+			plain, k, err := b.CreateAPIKey(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -243,8 +235,8 @@ func (e *env) apikeysList() *cobra.Command {
 		Use:   "list",
 		Short: "List API keys, revoked and expired ones included (never the keys)",
 		Args:  cobra.NoArgs,
-		RunE: e.withAPIKeys(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config, svc *apikey.Service) error {
-			list, err := svc.List(cmd.Context())
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			list, err := b.ListAPIKeys(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -276,8 +268,8 @@ func (e *env) apikeysGet() *cobra.Command {
 		Use:   "get ID",
 		Short: "Show an API key (never the key)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withAPIKeys(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config, svc *apikey.Service) error {
-			k, err := svc.Get(cmd.Context(), args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			k, err := b.GetAPIKey(cmd.Context(), args[0])
 			if err != nil {
 				return apiKeyError(err, args[0])
 			}
@@ -294,11 +286,11 @@ func (e *env) apikeysRevoke() *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke an API key at once (resource servers refuse it when they next read the revocation list)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withAPIKeys(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config, svc *apikey.Service) error {
-			if _, err := admin.RevokeAPIKey(cmd.Context(), svc, st, args[0], time.Now()); err != nil {
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			if err := b.RevokeAPIKey(cmd.Context(), args[0]); err != nil {
 				return apiKeyError(err, args[0])
 			}
-			k, err := svc.Get(cmd.Context(), args[0])
+			k, err := b.GetAPIKey(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -327,12 +319,12 @@ func (e *env) apikeysRotate() *cobra.Command {
 		Use:   "rotate ID",
 		Short: "Issue a successor key (printed once; same name, roles, scopes and lifetime); the old key ends after --overlap",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withAPIKeys(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config, svc *apikey.Service) error {
-			plain, next, err := svc.Rotate(cmd.Context(), args[0], overlap.d)
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			plain, next, err := b.RotateAPIKey(cmd.Context(), args[0], overlap.d)
 			if err != nil {
 				return apiKeyError(err, args[0])
 			}
-			old, err := svc.Get(cmd.Context(), args[0])
+			old, err := b.GetAPIKey(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("new key %s created: %w", next.ID, err)
 			}

@@ -9,9 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/config"
-
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -28,15 +25,16 @@ type auditJSON struct {
 }
 
 func (e *env) auditCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Read the audit log"}
+	cmd := &cobra.Command{Use: "audit", Short: "Read the audit log (locally, or on a server with --server)"}
+	e.serverFlag(cmd)
 	var q store.AuditQuery
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List audit events, newest first",
 		Args:  cobra.NoArgs,
-		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
-			events, err := st.ListAuditEvents(cmd.Context(), q)
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			events, err := b.ListAuditEvents(cmd.Context(), q)
 			if err != nil {
 				return err
 			}

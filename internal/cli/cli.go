@@ -38,6 +38,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	configFile     string
+	// server is --server of the admin verbs: the admin API to run
+	// against instead of the local store.
+	server string
 	// flagKeys maps a flag name to the config key it sets.
 	flagKeys map[string]string
 }
@@ -152,14 +155,8 @@ func jsonFlag(cmd *cobra.Command, asJSON *bool) {
 	cmd.Flags().BoolVar(asJSON, "json", false, "print one JSON object")
 }
 
-// openStore loads the configuration and opens (and migrates) the store for
-// an admin verb; done closes it.
-func (e *env) openStore(cmd *cobra.Command) (app.Store, func(), error) {
-	st, _, done, err := e.openStoreConfig(cmd)
-	return st, done, err
-}
-
-// openStoreConfig is openStore that also returns the configuration.
+// openStoreConfig loads the configuration and opens (and migrates) the
+// store; done closes it.
 func (e *env) openStoreConfig(cmd *cobra.Command) (app.Store, *config.Config, func(), error) {
 	cfg, err := e.loadConfig(cmd)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -54,7 +52,8 @@ func toClientJSON(c store.Client, plainSecret string) clientJSON {
 }
 
 func (e *env) clientsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
+	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients (locally, or on a server with --server)"}
+	e.serverFlag(cmd)
 	cmd.AddCommand(e.clientsCreate(), e.clientsList(), e.clientsGet(), e.clientsUpdate(), e.clientsDelete(), e.clientsRotateSecret())
 	return cmd
 }
@@ -67,7 +66,7 @@ type clientFlags struct {
 
 func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.spec.Name, "name", "", "display name shown on the consent page")
-	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public)")
+	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public); update: local store only")
 	fs.StringSliceVar(&f.spec.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable; exact match, https or loopback http)")
 	fs.StringSliceVar(&f.spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
 	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials")
@@ -78,6 +77,41 @@ func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.grace, "refresh-grace", 0, "how long a rotated refresh token may be replayed (lost response), e.g. 10s")
 }
 
+// update is the change the flags given ask for.
+func (f *clientFlags) update(changed func(flag string) bool) clientUpdate {
+	var u clientUpdate
+	n := f.spec
+	if changed("name") {
+		u.Name = &n.Name
+	}
+	if changed("auth-method") {
+		u.AuthMethod = &n.AuthMethod
+	}
+	lists := map[string]struct {
+		dst **[]string
+		v   *[]string
+	}{
+		"redirect-uri":             {&u.RedirectURIs, &n.RedirectURIs},
+		"post-logout-redirect-uri": {&u.PostLogoutRedirectURIs, &n.PostLogoutRedirectURIs},
+		"grant-types":              {&u.GrantTypes, &n.GrantTypes},
+		"scopes":                   {&u.Scopes, &n.Scopes},
+		"audience":                 {&u.Audiences, &n.Audiences},
+		"roles":                    {&u.Roles, &n.Roles},
+	}
+	for flag, l := range lists {
+		if changed(flag) {
+			*l.dst = l.v
+		}
+	}
+	if changed("skip-consent") {
+		u.SkipConsent = &n.SkipConsent
+	}
+	if changed("refresh-grace") {
+		u.RefreshGrace = &f.grace
+	}
+	return u
+}
+
 func (e *env) clientsCreate() *cobra.Command {
 	var f clientFlags
 	var asJSON bool
@@ -85,9 +119,9 @@ func (e *env) clientsCreate() *cobra.Command {
 		Use:   "create",
 		Short: "Register a client; its secret is printed once",
 		Args:  cobra.NoArgs,
-		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
 			f.spec.RefreshGrace = f.grace
-			c, plain, err := admin.CreateClient(cmd.Context(), st, f.spec, time.Now())
+			c, plain, err := b.CreateClient(cmd.Context(), f.spec)
 			if err != nil {
 				return err
 			}
@@ -114,8 +148,8 @@ func (e *env) clientsList() *cobra.Command {
 		Use:   "list",
 		Short: "List clients",
 		Args:  cobra.NoArgs,
-		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
-			list, err := st.ListClients(cmd.Context())
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			list, err := b.ListClients(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -148,8 +182,8 @@ func (e *env) clientsGet() *cobra.Command {
 		Use:   "get CLIENT_ID",
 		Short: "Show a client (never its secret)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			c, err := st.GetClient(cmd.Context(), args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			c, err := b.GetClient(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}
@@ -190,28 +224,8 @@ func (e *env) clientsUpdate() *cobra.Command {
 		Use:   "update CLIENT_ID",
 		Short: "Change a client; only the flags given change",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			changed := cmd.Flags().Changed
-			c, err := admin.UpdateClient(cmd.Context(), st, args[0], func(s *admin.ClientSpec) {
-				n := f.spec
-				set := map[string]func(){
-					"name":                     func() { s.Name = n.Name },
-					"auth-method":              func() { s.AuthMethod = n.AuthMethod },
-					"redirect-uri":             func() { s.RedirectURIs = n.RedirectURIs },
-					"post-logout-redirect-uri": func() { s.PostLogoutRedirectURIs = n.PostLogoutRedirectURIs },
-					"grant-types":              func() { s.GrantTypes = n.GrantTypes },
-					"scopes":                   func() { s.Scopes = n.Scopes },
-					"audience":                 func() { s.Audiences = n.Audiences },
-					"roles":                    func() { s.Roles = n.Roles },
-					"skip-consent":             func() { s.SkipConsent = n.SkipConsent },
-					"refresh-grace":            func() { s.RefreshGrace = f.grace },
-				}
-				for flag, apply := range set {
-					if changed(flag) {
-						apply()
-					}
-				}
-			}, time.Now())
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			c, err := b.UpdateClient(cmd.Context(), args[0], f.update(cmd.Flags().Changed))
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}
@@ -229,8 +243,8 @@ func (e *env) clientsDelete() *cobra.Command {
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			if err := st.DeleteClient(cmd.Context(), args[0]); err != nil {
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			if err := b.DeleteClient(cmd.Context(), args[0]); err != nil {
 				return notFound(err, "client", args[0])
 			}
 			if asJSON {
@@ -250,8 +264,8 @@ func (e *env) clientsRotateSecret() *cobra.Command {
 		Use:   "rotate-secret CLIENT_ID",
 		Short: "Replace a confidential client's secret (printed once; the old one stops working)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			plain, err := admin.RotateClientSecret(cmd.Context(), st, args[0], time.Now())
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			plain, err := b.RotateClientSecret(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}

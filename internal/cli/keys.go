@@ -9,13 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 func (e *env) keysCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "List and rotate token signing keys"}
+	cmd := &cobra.Command{Use: "keys", Short: "List and rotate token signing keys (locally, or on a server with --server)"}
+	e.serverFlag(cmd)
 	cmd.AddCommand(e.keysListCommand(), e.keysRotateCommand())
 	return cmd
 }
@@ -48,19 +47,10 @@ func (e *env) keysListCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List signing keys (active and retired-but-published)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig(cmd)
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			list, err := b.ListSigningKeys(cmd.Context())
 			if err != nil {
 				return err
-			}
-			st, err := app.OpenStore(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr))
-			if err != nil {
-				return err
-			}
-			defer func() { _ = st.Close() }()
-			list, err := st.ListSigningKeys(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("list keys: %w", err)
 			}
 			slices.SortStableFunc(list, func(a, b store.SigningKey) int {
 				if a.Algorithm != b.Algorithm {
@@ -85,7 +75,7 @@ func (e *env) keysListCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), until)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	jsonFlag(cmd, &asJSON)
 	return cmd
@@ -103,41 +93,13 @@ stays in the JWKS until every token it signed has expired, then drops out.
 Running servers on the same store pick up the change within
 signing.key_refresh_interval.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, err := e.loadConfig(cmd)
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			newKeys, err := b.RotateSigningKeys(cmd.Context(), algs)
 			if err != nil {
 				return err
-			}
-			log := newLogger(cfg.Log, e.stderr)
-			st, err := app.OpenStore(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = st.Close() }()
-			mk, err := app.LoadMasterKey(cfg, log)
-			if err != nil {
-				return err
-			}
-			m, err := app.NewKeyManager(ctx, cfg, st, mk, log, time.Now)
-			if err != nil {
-				return err
-			}
-			if len(algs) == 0 {
-				// id_tokens are always RS256; the access-token key is rotated
-				// too unless it is the HS256 shared secret, which is not a
-				// stored key.
-				algs = []string{keys.RS256}
-				if a := m.AccessTokenAlg(); a != keys.HS256 && a != keys.RS256 {
-					algs = append(algs, a)
-				}
 			}
 			var rotated []keyJSON
-			for _, alg := range algs {
-				k, err := m.Rotate(ctx, alg)
-				if err != nil {
-					return fmt.Errorf("rotate %s: %w", alg, err)
-				}
+			for _, k := range newKeys {
 				rotated = append(rotated, toKeyJSON(k))
 			}
 			if asJSON {
@@ -147,7 +109,7 @@ signing.key_refresh_interval.`,
 				fmt.Fprintf(e.stdout, "rotated %s: new kid %s\n", k.Alg, k.Kid)
 			}
 			return nil
-		},
+		}),
 	}
 	jsonFlag(cmd, &asJSON)
 	cmd.Flags().StringSliceVar(&algs, "alg", nil, "algorithms to rotate (default: every asymmetric algorithm in use)")

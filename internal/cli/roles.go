@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -35,7 +33,8 @@ func toRoleJSON(r store.Role) roleJSON {
 }
 
 func (e *env) rolesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "roles", Short: "Manage roles (named sets of resource:action permissions)"}
+	cmd := &cobra.Command{Use: "roles", Short: "Manage roles (named sets of resource:action permissions), locally or with --server"}
+	e.serverFlag(cmd)
 	cmd.AddCommand(e.rolesCreate(), e.rolesList(), e.rolesGet(), e.rolesSetPermissions(), e.rolesDelete(),
 		e.rolesGrant(), e.rolesRevoke())
 	return cmd
@@ -68,8 +67,8 @@ func (e *env) rolesCreate() *cobra.Command {
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return requireFlags(cmd, "permissions")
 		},
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			r, err := admin.CreateRole(cmd.Context(), st, args[0], description, perms, time.Now())
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			r, err := b.CreateRole(cmd.Context(), args[0], description, perms)
 			if errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("role %q already exists", args[0])
 			}
@@ -102,8 +101,8 @@ func (e *env) rolesList() *cobra.Command {
 		Use:   "list",
 		Short: "List roles",
 		Args:  cobra.NoArgs,
-		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
-			list, err := st.ListRoles(cmd.Context())
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			list, err := b.ListRoles(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -132,8 +131,8 @@ func (e *env) rolesGet() *cobra.Command {
 		Use:   "get NAME",
 		Short: "Show a role",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			r, err := st.GetRole(cmd.Context(), args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			r, err := b.GetRole(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "role", args[0])
 			}
@@ -155,12 +154,12 @@ func (e *env) rolesSetPermissions() *cobra.Command {
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return requireFlags(cmd, "permissions")
 		},
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
 			var desc *string
 			if cmd.Flags().Changed("description") {
 				desc = &description
 			}
-			r, err := admin.SetRolePermissions(cmd.Context(), st, args[0], perms, desc, time.Now())
+			r, err := b.SetRolePermissions(cmd.Context(), args[0], perms, desc)
 			if err != nil {
 				return notFound(err, "role", args[0])
 			}
@@ -179,8 +178,8 @@ func (e *env) rolesDelete() *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a role no user, client or unrevoked API key holds",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			err := admin.DeleteRole(cmd.Context(), st, args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			err := b.DeleteRole(cmd.Context(), args[0])
 			if errors.Is(err, store.ErrInUse) {
 				return fmt.Errorf("cannot delete role %q while a user, client or unrevoked API key holds it "+
 					"(take it away with `gatehouse roles revoke` or `gatehouse apikeys revoke` first): %w", args[0], err)
@@ -217,18 +216,18 @@ type holder struct {
 
 // resolve looks the holder up: a user by id, username or e-mail, a client
 // by client_id.
-func (h *holderFlags) resolve(cmd *cobra.Command, st app.Store) (holder, error) {
+func (h *holderFlags) resolve(cmd *cobra.Command, b adminBackend) (holder, error) {
 	if (h.user == "") == (h.client == "") {
 		return holder{}, usageError{errors.New("give exactly one of --user and --client")}
 	}
 	if h.client != "" {
-		c, err := st.GetClient(cmd.Context(), h.client)
+		c, err := b.GetClient(cmd.Context(), h.client)
 		if err != nil {
 			return holder{}, notFound(err, "client", h.client)
 		}
 		return holder{kind: admin.HolderClient, id: c.ID, label: c.ID, roles: c.Roles}, nil
 	}
-	u, err := admin.FindUser(cmd.Context(), st, h.user)
+	u, err := b.FindUser(cmd.Context(), h.user)
 	if err != nil {
 		return holder{}, notFound(err, "user", h.user)
 	}
@@ -264,12 +263,12 @@ func (e *env) rolesGrant() *cobra.Command {
 		Use:   "grant ROLE (--user USER | --client CLIENT_ID)",
 		Short: "Give a role to a user or a client (their next tokens carry it)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			who, err := h.resolve(cmd, st)
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			who, err := h.resolve(cmd, b)
 			if err != nil {
 				return err
 			}
-			roles, err := admin.GrantRole(cmd.Context(), st, who.kind, who.id, args[0], time.Now())
+			roles, err := b.GrantRole(cmd.Context(), who.kind, who.id, args[0])
 			if err != nil {
 				return notFound(err, who.kind, who.id)
 			}
@@ -289,12 +288,12 @@ func (e *env) rolesRevoke() *cobra.Command {
 		Use:   "revoke ROLE (--user USER | --client CLIENT_ID)",
 		Short: "Take a role from a user or a client; their older access tokens are refused at once",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			who, err := h.resolve(cmd, st)
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			who, err := h.resolve(cmd, b)
 			if err != nil {
 				return err
 			}
-			roles, _, err := admin.RevokeRole(cmd.Context(), st, who.kind, who.id, args[0], time.Now(), cfg.Tokens.AccessTTL)
+			roles, err := b.RevokeRole(cmd.Context(), who.kind, who.id, args[0])
 			if err != nil {
 				return notFound(err, who.kind, who.id)
 			}

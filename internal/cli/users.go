@@ -12,8 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"golang.org/x/term"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -42,7 +40,8 @@ func toUserJSON(u store.User) userJSON {
 }
 
 func (e *env) usersCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "users", Short: "Manage end users"}
+	cmd := &cobra.Command{Use: "users", Short: "Manage end users (locally, or on a server with --server)"}
+	e.serverFlag(cmd)
 	cmd.AddCommand(e.usersCreate(), e.usersList(), e.usersGet(), e.usersSetDisabled(true), e.usersSetDisabled(false),
 		e.usersSetPassword(), e.usersDelete())
 	return cmd
@@ -95,12 +94,12 @@ func (e *env) usersCreate() *cobra.Command {
 				return err
 			}
 			spec.Password = pw
-			st, done, err := e.openStore(cmd)
+			b, done, err := e.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			u, err := admin.CreateUser(cmd.Context(), st, newHasher(), spec, time.Now())
+			u, err := b.CreateUser(cmd.Context(), spec)
 			if err != nil {
 				return err
 			}
@@ -134,8 +133,8 @@ func (e *env) usersList() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: e.withStore(func(cmd *cobra.Command, _ []string, st app.Store, cfg *config.Config) error {
-			list, err := st.ListUsers(cmd.Context())
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			list, err := b.ListUsers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -164,8 +163,8 @@ func (e *env) usersGet() *cobra.Command {
 		Use:   "get USER",
 		Short: "Show a user (by id, username or e-mail)",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			u, err := admin.FindUser(cmd.Context(), st, args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			u, err := b.FindUser(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
@@ -186,12 +185,12 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			u, err := admin.FindUser(cmd.Context(), st, args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			u, err := b.FindUser(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			u, err = admin.SetDisabled(cmd.Context(), st, u.ID, disable, time.Now(), cfg.Tokens.AccessTTL)
+			u, err = b.SetUserDisabled(cmd.Context(), u.ID, disable)
 			if err != nil {
 				return err
 			}
@@ -213,16 +212,16 @@ func (e *env) usersSetPassword() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, cfg, done, err := e.openStoreConfig(cmd)
+			b, done, err := e.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			u, err := admin.FindUser(cmd.Context(), st, args[0])
+			u, err := b.FindUser(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			u, err = admin.SetPassword(cmd.Context(), st, newHasher(), u.ID, pw, time.Now(), cfg.Tokens.AccessTTL)
+			u, err = b.SetUserPassword(cmd.Context(), u.ID, pw)
 			if err != nil {
 				return err
 			}
@@ -240,12 +239,12 @@ func (e *env) usersDelete() *cobra.Command {
 		Use:   "delete USER",
 		Short: "Delete a user with their sessions and consents",
 		Args:  cobra.ExactArgs(1),
-		RunE: e.withStore(func(cmd *cobra.Command, args []string, st app.Store, cfg *config.Config) error {
-			u, err := admin.FindUser(cmd.Context(), st, args[0])
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			u, err := b.FindUser(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			if err := st.DeleteUser(cmd.Context(), u.ID); err != nil {
+			if err := b.DeleteUser(cmd.Context(), u.ID); err != nil {
 				return err
 			}
 			if asJSON {

@@ -243,3 +243,42 @@ func TestAPIKeyHashSettings(t *testing.T) {
 		t.Errorf("default apikeys.hash = %q, want argon2id", got)
 	}
 }
+
+// GATEHOUSE_API_KEY is the command line's admin API key, not a setting:
+// Load neither rejects it nor takes it as a value, and no key claims the
+// name.
+func TestAPIKeyVariableIsNotASetting(t *testing.T) {
+	for _, k := range Keys() {
+		if EnvName(k) == APIKeyEnv {
+			t.Fatalf("config key %s would be set by %s", k, APIKeyEnv)
+		}
+	}
+	cfg, err := Load(Sources{Environ: []string{APIKeyEnv + "=sk_test", "GATEHOUSE_API_KEYS=x"}})
+	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_API_KEYS: unknown environment variable") {
+		t.Fatalf("Load = %v, want only the near miss GATEHOUSE_API_KEYS refused", err)
+	}
+	if strings.Contains(err.Error(), APIKeyEnv+":") || strings.Contains(err.Error(), "sk_test") {
+		t.Errorf("Load refused or echoed %s: %v", APIKeyEnv, err)
+	}
+	if cfg == nil || cfg.Validate() != nil {
+		t.Errorf("config with %s set is not the valid default", APIKeyEnv)
+	}
+	if _, err := Load(Sources{Environ: []string{APIKeyEnv + "=sk_test"}}); err != nil {
+		t.Errorf("Load with only %s set = %v", APIKeyEnv, err)
+	}
+
+	for _, tc := range []struct {
+		environ []string
+		want    string
+		ok      bool
+	}{
+		{[]string{"HOME=/root", APIKeyEnv + "=sk_abc"}, "sk_abc", true},
+		{[]string{APIKeyEnv + "="}, "", false},
+		{[]string{"GATEHOUSE_API_KEYS=sk_abc"}, "", false},
+		{nil, "", false},
+	} {
+		if got, ok := APIKey(tc.environ); got != tc.want || ok != tc.ok {
+			t.Errorf("APIKey(%q) = %q, %v; want %q, %v", tc.environ, got, ok, tc.want, tc.ok)
+		}
+	}
+}

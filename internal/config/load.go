@@ -17,6 +17,28 @@ import (
 // EnvPrefix starts every environment variable Gatehouse reads.
 const EnvPrefix = "GATEHOUSE_"
 
+// APIKeyEnv is the one GATEHOUSE_* variable that is not a setting: the
+// admin API key the command line sends with --server. Load skips it (the
+// server never reads it) and the command line reads it with
+// ProcessAPIKey; it is never a flag, since flags leak into shell history
+// and process listings.
+const APIKeyEnv = EnvPrefix + "API_KEY"
+
+// ProcessAPIKey returns the admin API key in the process environment
+// (APIKeyEnv) and whether it is set and not empty.
+func ProcessAPIKey() (string, bool) { return APIKey(os.Environ()) }
+
+// APIKey returns the value of APIKeyEnv in environ ("KEY=value" strings)
+// and whether it is set and not empty.
+func APIKey(environ []string) (string, bool) {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, APIKeyEnv+"="); ok {
+			return v, v != ""
+		}
+	}
+	return "", false
+}
+
 // Sources are the layers Load reads on top of the defaults.
 type Sources struct {
 	// File is a YAML file path; empty means none.
@@ -64,7 +86,7 @@ func Load(src Sources) (*Config, error) {
 	}
 	for _, kv := range src.Environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == APIKeyEnv {
 			continue
 		}
 		key, ok := byEnv[name]
