@@ -98,9 +98,7 @@ func RevokeRole(ctx context.Context, st RoleStore, holder, id, role string, now 
 	if err != nil || !held {
 		return roles, nil, err
 	}
-	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now),
-		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
-	revs, err := st.AddRevocations(ctx, []store.Revocation{sub}, now)
+	revs, err := RevokeSubjectTokens(ctx, st, id, now, accessTTL)
 	if err != nil {
 		// The role is gone from new tokens, but older ones still carry it:
 		// say so rather than report success.
@@ -125,4 +123,14 @@ func updateRoles(ctx context.Context, st RoleStore, holder, id string, now time.
 		return c.Roles, err
 	}
 	return nil, invalid("role holder must be %q or %q", HolderUser, HolderClient)
+}
+
+// RevokeSubjectTokens adds a subject not-before entry for id (a user or a
+// client): every access token issued to it until now is refused by every
+// node and SDK that follows the list. accessTTL bounds how long the entry
+// must be kept. It returns the entries written.
+func RevokeSubjectTokens(ctx context.Context, st RevocationWriter, id string, now time.Time, accessTTL time.Duration) ([]store.Revocation, error) {
+	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now),
+		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
+	return st.AddRevocations(ctx, []store.Revocation{sub}, now)
 }

@@ -162,7 +162,7 @@ func problem(err error) error {
 	return oauth.ServerError(err)
 }
 
-var heldBy = regexp.MustCompile(`held by [0-9a-z ,]+`)
+var heldBy = regexp.MustCompile(`held by [0-9A-Za-z ,]+[0-9A-Za-z]`)
 
 func writeJSONError(w http.ResponseWriter, e *oauth.Error) {
 	httpx.NoStore(w)
@@ -233,6 +233,7 @@ type clientRequest struct {
 // Roles change through the roles routes.
 type clientPatch struct {
 	Name                   *string   `json:"name"`
+	AuthMethod             *string   `json:"token_endpoint_auth_method"`
 	RedirectURIs           *[]string `json:"redirect_uris"`
 	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
 	GrantTypes             *[]string `json:"grant_types"`
@@ -295,6 +296,9 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 		}
 		if p.Name != nil {
 			s.Name = *p.Name
+		}
+		if p.AuthMethod != nil {
+			s.AuthMethod = *p.AuthMethod
 		}
 		set(&s.RedirectURIs, p.RedirectURIs)
 		set(&s.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)

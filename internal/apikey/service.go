@@ -133,6 +133,11 @@ type Service struct {
 	good    map[[32]byte]time.Time // SHA-256 of a key -> when it last verified
 }
 
+// IDPrefix starts every key's id ("ak_..."): ids are told apart from other
+// ids at a glance, and never start with "-", which command lines would
+// take for a flag.
+const IDPrefix = "ak_"
+
 // TouchInterval is how often a key's "last used" time is written at
 // most, per node: a busy key costs one store write per interval, not one
 // per request. Listings are therefore accurate to about this much.
@@ -357,7 +362,7 @@ func (s *Service) insert(ctx context.Context, rec store.APIKey, write func(store
 		if err != nil {
 			return "", store.APIKey{}, err
 		}
-		rec.ID, rec.Prefix, rec.Hash, rec.HashAlg = secret.ID(), prefix, hash, s.hasher.Alg()
+		rec.ID, rec.Prefix, rec.Hash, rec.HashAlg = IDPrefix+secret.ID(), prefix, hash, s.hasher.Alg()
 		err = write(rec)
 		if errors.Is(err, store.ErrConflict) {
 			continue

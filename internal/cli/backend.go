@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,6 +161,28 @@ func (l *localBackend) GetClient(ctx context.Context, id string) (store.Client, 
 }
 
 func (l *localBackend) UpdateClient(ctx context.Context, id string, u clientUpdate) (store.Client, error) {
+	before, err := l.st.GetClient(ctx, id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	c, err := l.updateClient(ctx, id, u)
+	if err != nil {
+		return c, err
+	}
+	// A role taken away must not live on in the client's older tokens
+	// (RBAC-05), as with `roles revoke`.
+	for _, r := range before.Roles {
+		if !slices.Contains(c.Roles, r) {
+			if _, err := admin.RevokeSubjectTokens(ctx, l.st, id, time.Now(), l.cfg.Tokens.AccessTTL); err != nil {
+				return c, fmt.Errorf("client %s updated, but its older tokens (with role %s) could not be revoked (retry): %w", id, r, err)
+			}
+			break
+		}
+	}
+	return c, nil
+}
+
+func (l *localBackend) updateClient(ctx context.Context, id string, u clientUpdate) (store.Client, error) {
 	return admin.UpdateClient(ctx, l.st, id, func(s *admin.ClientSpec) {
 		set := func(dst *string, v *string) {
 			if v != nil {

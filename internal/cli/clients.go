@@ -66,7 +66,7 @@ type clientFlags struct {
 
 func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.spec.Name, "name", "", "display name shown on the consent page")
-	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public); update: local store only")
+	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public)")
 	fs.StringSliceVar(&f.spec.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable; exact match, https or loopback http)")
 	fs.StringSliceVar(&f.spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
 	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -291,18 +290,10 @@ func (r *remoteBackend) GetClient(ctx context.Context, id string) (store.Client,
 	return clientOf(v)
 }
 
-// errRemoteAuthMethod: PATCH /admin/v1/clients/{id} has no
-// token_endpoint_auth_method field.
-var errRemoteAuthMethod = errors.New("--auth-method cannot be changed through the admin API (PATCH /admin/v1/clients/{id} " +
-	"has no token_endpoint_auth_method field); run the command on the server's store, without --server")
-
 // UpdateClient patches the client; roles, which PATCH does not take, are
 // changed through the role routes afterwards (so a role taken away also
 // revokes the client's older tokens).
 func (r *remoteBackend) UpdateClient(ctx context.Context, id string, u clientUpdate) (store.Client, error) {
-	if u.AuthMethod != nil {
-		return store.Client{}, usageError{errRemoteAuthMethod}
-	}
 	patch := map[string]any{}
 	put := func(k string, v any, set bool) {
 		if set {
@@ -310,6 +301,7 @@ func (r *remoteBackend) UpdateClient(ctx context.Context, id string, u clientUpd
 		}
 	}
 	put("name", u.Name, u.Name != nil)
+	put("token_endpoint_auth_method", u.AuthMethod, u.AuthMethod != nil)
 	put("redirect_uris", u.RedirectURIs, u.RedirectURIs != nil)
 	put("post_logout_redirect_uris", u.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs != nil)
 	put("grant_types", u.GrantTypes, u.GrantTypes != nil)

@@ -335,6 +335,15 @@ func TestRemoteErrors(t *testing.T) {
 		t.Errorf("delete in use: %+v", r)
 	}
 
+	// The token endpoint auth method changes remotely too.
+	if r := f.remote(t, "", "clients", "update", "ci", "--auth-method", "client_secret_post"); r.code != 0 {
+		t.Errorf("remote --auth-method: %+v", r)
+	}
+	if r := f.local(t, "", "clients", "get", "ci", "--json"); !strings.Contains(r.stdout, `"token_endpoint_auth_method": "client_secret_post"`) &&
+		!strings.Contains(r.stdout, `"token_endpoint_auth_method":"client_secret_post"`) {
+		t.Errorf("after remote --auth-method: %s", r.stdout)
+	}
+
 	// Usage errors: exit 2, nothing sent.
 	for name, c := range map[string]struct {
 		env      string
@@ -346,7 +355,6 @@ func TestRemoteErrors(t *testing.T) {
 		"no scheme":        {f.key, []string{"roles", "list", "--server", "auth.example.com"}, "want the server's URL"},
 		"credentials":      {f.key, []string{"roles", "list", "--server", "https://u:p@auth.example.com"}, config.APIKeyEnv},
 		"with data dir":    {f.key, []string{"roles", "list", "--server", f.url, "--data-dir", f.dir}, "--data-dir"},
-		"auth method":      {f.key, []string{"clients", "update", "ci", "--auth-method", "client_secret_post", "--server", f.url}, "--auth-method"},
 		"key is no flag":   {f.key, []string{"roles", "list", "--server", f.url, "--api-key", f.key}, "unknown flag"},
 		"still validated":  {f.key, []string{"roles", "create", "x", "--server", f.url}, "--permissions is required"},
 		"server on bogus":  {f.key, []string{"routes", "--server", f.url}, "unknown flag"},
