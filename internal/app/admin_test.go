@@ -503,3 +503,31 @@ func TestAdminAPIKeyThrottle(t *testing.T) {
 	}
 	t.Fatal("30 wrong secrets for one prefix were never throttled")
 }
+
+// With tokens.permissions_claim, access tokens carry the permissions of
+// the roles, which the SDK's RequirePermissions checks (wildcards by whole
+// segment); without it they carry role names only.
+func TestPermissionsClaim(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		srv := startServer(t, "sqlite", func(c *config.Config) { c.Tokens.PermissionsClaim = on })
+		if _, err := admin.CreateRole(t.Context(), srv.App.store, "deployer", "", []string{"deployments:*", "products:read"}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		_, sec := srv.createClient(t, admin.ClientSpec{ID: "ci", Name: "ci", GrantTypes: []string{"client_credentials"},
+			Audiences: []string{"https://api.example"}, Roles: []string{"deployer"}})
+		fx := &ccFixture{srv: srv, cc1: "ci", cc1Sec: sec}
+		tok := fx.ccToken(t)
+		_, claims, _ := segments(t, tok)
+		got := fmt.Sprint(claims["permissions"])
+		if on && got != "[deployments:* products:read]" || !on && claims["permissions"] != nil {
+			t.Errorf("permissions_claim=%v: permissions %s", on, got)
+		}
+		c, err := sdkVerifier(t, srv, "ci", sec).Verify(t.Context(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.HasPermission("deployments:create") != on || c.HasPermission("products:write") {
+			t.Errorf("permissions_claim=%v: the SDK sees %v", on, c.Permissions)
+		}
+	}
+}

@@ -41,3 +41,18 @@ func (x apiKeyIntrospection) IntrospectAPIKey(ctx context.Context, key string) (
 	}
 	return res, nil
 }
+
+// permissionsClaim expands roles for the access tokens' "permissions"
+// claim when tokens.permissions_claim is on; nil leaves the claim out.
+func permissionsClaim(on bool, roles *rbac.Resolver) func(context.Context, []string) ([]string, error) {
+	if !on {
+		return nil
+	}
+	return func(ctx context.Context, held []string) ([]string, error) {
+		set, err := roles.Expand(ctx, held)
+		if err != nil {
+			return nil, err
+		}
+		return set.Permissions(), nil
+	}
+}

@@ -142,6 +142,7 @@ func (a *App) init(ctx context.Context) error {
 		Auditor:        a.audit,
 		Clients:        a.clients,
 		APIKeys:        apiKeyIntrospection{keys: a.apiKeys, roles: roles, issuer: a.cfg.Issuer},
+		Permissions:    permissionsClaim(a.cfg.Tokens.PermissionsClaim, roles),
 		Now:            a.now,
 		Logger:         a.log,
 	})

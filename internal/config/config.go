@@ -86,6 +86,10 @@ type Tokens struct {
 	CodeTTL        time.Duration `koanf:"code_ttl"`
 	// SessionTTL is the lifetime of a browser login session at Gatehouse.
 	SessionTTL time.Duration `koanf:"session_ttl"`
+	// PermissionsClaim puts the permissions of the subject's roles in
+	// access tokens (the "permissions" claim), for resource servers that
+	// check sdk.RequirePermissions.
+	PermissionsClaim bool `koanf:"permissions_claim"`
 }
 
 // Signing configures token signing keys.
