@@ -531,3 +531,31 @@ func TestPermissionsClaim(t *testing.T) {
 		}
 	}
 }
+
+// KEY-01 through the admin API: the key is sk_ + a 43-character secret,
+// shown once; the API accepts it; list and get show its prefix and
+// metadata only.
+func TestAdminAPIKEY01(t *testing.T) {
+	f := newAdminFixture(t, startServer(t, "sqlite", nil))
+	status, created := f.call(t, "POST", adminapi.Prefix+"/apikeys", f.rootKey, map[string]any{"name": "ci", "roles": []string{"admin"}})
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, f.lastBody)
+	}
+	key, id := field(created, "key"), field(created, "id")
+	if !regexp.MustCompile(`^sk_[A-Za-z0-9_-]{43}$`).MatchString(key) || field(created, "prefix") != key[:11]+"…" {
+		t.Fatalf("key %q, prefix %q", key, field(created, "prefix"))
+	}
+	if status, _ := f.call(t, "GET", adminapi.Prefix+"/clients", key, nil); status != 200 {
+		t.Errorf("the new key is refused: %d", status)
+	}
+	for _, path := range []string{"/apikeys", "/apikeys/" + id} {
+		status, _ := f.call(t, "GET", adminapi.Prefix+path, f.rootKey, nil)
+		body := string(f.lastBody)
+		if status != 200 || strings.Contains(body, key[11:]) || strings.Contains(body, `"key"`) || strings.Contains(strings.ToLower(body), "hash") {
+			t.Errorf("GET %s: %d %s", path, status, body)
+		}
+		if !strings.Contains(body, key[:11]+"…") {
+			t.Errorf("GET %s does not show the prefix", path)
+		}
+	}
+}
