@@ -6,14 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -33,30 +32,22 @@ type Hasher interface {
 var ErrBadHash = errors.New("apikey: unreadable stored hash")
 
 // Argon2Params are argon2id cost parameters.
-type Argon2Params struct {
-	MemoryKiB uint32
-	Time      uint32
-	Threads   uint8
-}
+type Argon2Params = secret.Argon2Params
 
 // OWASPParams are the parameters package login uses for passwords: 19 MiB,
 // 2 passes, 1 thread (OWASP Password Storage Cheat Sheet).
-func OWASPParams() Argon2Params { return Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1} }
+func OWASPParams() Argon2Params { return secret.OWASPArgon2() }
 
 const (
 	saltLen = 16
 	keyLen  = 32
-	// Bounds on parameters read from a stored hash, so a corrupted or
-	// hostile row cannot make one verification take gigabytes.
-	maxMemoryKiB = 256 * 1024
-	maxTime      = 16
-	maxThreads   = 8
 )
 
-// Argon2id stores keys as argon2id PHC strings. It runs at most a fixed
-// number of hashes at once, since each takes MemoryKiB of memory. (Package
-// login has the same hasher for passwords; it is not reused because login
-// brings the HTML pages with it, and its Hash applies the password policy.)
+// Argon2id stores keys as argon2id PHC strings (package secret's encoding,
+// shared with passwords). It runs at most a fixed number of hashes at
+// once, since each takes MemoryKiB of memory. (Package login's password
+// hasher is not reused: login brings the HTML pages with it, and its Hash
+// applies the password policy.)
 type Argon2id struct {
 	params Argon2Params
 	slots  chan struct{}
@@ -98,9 +89,9 @@ func (h *Argon2id) Verify(ctx context.Context, key string, stored []byte) (bool,
 	if unknown {
 		stored = h.dummy
 	}
-	p, salt, want, err := decodePHC(string(stored))
+	p, salt, want, err := secret.DecodePHC(string(stored))
 	if err != nil {
-		return false, err
+		return false, ErrBadHash
 	}
 	if err := h.acquire(ctx); err != nil {
 		return false, err
@@ -122,37 +113,7 @@ func (h *Argon2id) acquire(ctx context.Context) error {
 func (h *Argon2id) release() { <-h.slots }
 
 func (h *Argon2id) encode(salt, key []byte) []byte {
-	p := h.params
-	b64 := base64.RawStdEncoding
-	return fmt.Appendf(nil, "$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
-}
-
-// decodePHC parses "$argon2id$v=19$m=M,t=T,p=P$salt$hash".
-func decodePHC(s string) (Argon2Params, []byte, []byte, error) {
-	var p Argon2Params
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return p, nil, nil, ErrBadHash
-	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, nil, nil, ErrBadHash
-	}
-	var threads uint32
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &threads); err != nil {
-		return p, nil, nil, ErrBadHash
-	}
-	if p.MemoryKiB < 8 || p.MemoryKiB > maxMemoryKiB || p.Time < 1 || p.Time > maxTime || threads < 1 || threads > maxThreads {
-		return p, nil, nil, ErrBadHash
-	}
-	p.Threads = uint8(threads)
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
-		return p, nil, nil, ErrBadHash
-	}
-	return p, salt, key, nil
+	return []byte(secret.EncodePHC(h.params, salt, key))
 }
 
 // MinPepperBytes is the shortest HMAC pepper accepted (the hash's output

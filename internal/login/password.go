@@ -4,14 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // Password length bounds, in characters (Unicode code points). Passwords
@@ -28,27 +28,15 @@ var ErrPasswordPolicy = fmt.Errorf("password must be %d to %d characters", MinPa
 var ErrBadHash = errors.New("login: unreadable password hash")
 
 // Argon2Params are argon2id cost parameters.
-type Argon2Params struct {
-	// MemoryKiB is the memory cost in KiB.
-	MemoryKiB uint32
-	// Time is the number of passes.
-	Time uint32
-	// Threads is the parallelism.
-	Threads uint8
-}
+type Argon2Params = secret.Argon2Params
 
 // OWASPParams is the OWASP Password Storage Cheat Sheet's first argon2id
 // configuration: 19 MiB, 2 passes, 1 thread (about 26 ms per hash here).
-func OWASPParams() Argon2Params { return Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1} }
+func OWASPParams() Argon2Params { return secret.OWASPArgon2() }
 
 const (
 	saltLen = 16
 	keyLen  = 32
-	// Bounds on parameters read from a stored hash, so a corrupted or
-	// hostile row cannot make one verification take gigabytes.
-	maxMemoryKiB = 256 * 1024
-	maxTime      = 16
-	maxThreads   = 8
 )
 
 // Hasher hashes and verifies passwords with argon2id, running at most a
@@ -110,9 +98,9 @@ func (h *Hasher) Verify(ctx context.Context, pw, stored string) (bool, error) {
 	if unknown {
 		stored = h.dummy
 	}
-	p, salt, want, err := decode(stored)
+	p, salt, want, err := secret.DecodePHC(stored)
 	if err != nil {
-		return false, err
+		return false, ErrBadHash
 	}
 	if err := h.acquire(ctx); err != nil {
 		return false, err
@@ -133,36 +121,4 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
-func (h *Hasher) encode(salt, key []byte) string {
-	p := h.params
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
-}
-
-// decode parses "$argon2id$v=19$m=M,t=T,p=P$salt$hash".
-func decode(s string) (Argon2Params, []byte, []byte, error) {
-	var p Argon2Params
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return p, nil, nil, ErrBadHash
-	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return p, nil, nil, ErrBadHash
-	}
-	var threads uint32
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &threads); err != nil {
-		return p, nil, nil, ErrBadHash
-	}
-	if p.MemoryKiB < 8 || p.MemoryKiB > maxMemoryKiB || p.Time < 1 || p.Time > maxTime || threads < 1 || threads > maxThreads {
-		return p, nil, nil, ErrBadHash
-	}
-	p.Threads = uint8(threads)
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
-		return p, nil, nil, ErrBadHash
-	}
-	return p, salt, key, nil
-}
+func (h *Hasher) encode(salt, key []byte) string { return secret.EncodePHC(h.params, salt, key) }
