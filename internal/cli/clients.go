@@ -11,44 +11,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// clientJSON is the --json shape of a client. The secret appears only in
-// the answer to create and rotate-secret; the stored hash never appears.
-type clientJSON struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	Name                    string   `json:"name"`
-	Public                  bool     `json:"public"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
-	GrantTypes              []string `json:"grant_types"`
-	Scopes                  []string `json:"scopes"`
-	Audiences               []string `json:"audiences"`
-	Roles                   []string `json:"roles"`
-	SkipConsent             bool     `json:"skip_consent"`
-	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
-	CreatedAt               string   `json:"created_at"`
-	UpdatedAt               string   `json:"updated_at"`
-}
+// clientJSON is the --json shape of a client: the admin API's, so that
+// local and remote output cannot drift. The secret appears only in the
+// answer to create and rotate-secret; the stored hash never appears.
+type clientJSON = adminapi.ClientView
 
 func toClientJSON(c store.Client, plainSecret string) clientJSON {
-	nz := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return clientJSON{
-		ClientID: c.ID, ClientSecret: plainSecret, Name: c.Name, Public: c.Public,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: nz(c.RedirectURIs),
-		PostLogoutRedirectURIs: nz(c.PostLogoutRedirectURIs), GrantTypes: nz(c.GrantTypes),
-		Scopes: nz(c.Scopes), Audiences: nz(c.Audiences), Roles: nz(c.Roles), SkipConsent: c.SkipConsent,
-		RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
-		CreatedAt:           c.CreatedAt.Format(time.RFC3339), UpdatedAt: c.UpdatedAt.Format(time.RFC3339),
-	}
+	return adminapi.NewClientView(c, plainSecret)
 }
 
 func (e *env) clientsCommand() *cobra.Command {

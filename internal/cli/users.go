@@ -8,36 +8,21 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"golang.org/x/term"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-type userJSON struct {
-	ID            string   `json:"id"`
-	Username      string   `json:"username"`
-	Email         string   `json:"email,omitempty"`
-	EmailVerified bool     `json:"email_verified"`
-	Roles         []string `json:"roles"`
-	Disabled      bool     `json:"disabled"`
-	CreatedAt     string   `json:"created_at"`
-	UpdatedAt     string   `json:"updated_at"`
-}
+// userJSON is the --json shape of a user: the admin API's.
+type userJSON = adminapi.UserView
 
-func toUserJSON(u store.User) userJSON {
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
-		Roles: roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt.Format(time.RFC3339), UpdatedAt: u.UpdatedAt.Format(time.RFC3339)}
-}
+func toUserJSON(u store.User) userJSON { return adminapi.NewUserView(u) }
 
 func (e *env) usersCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage end users (locally, or on a server with --server)"}
