@@ -140,3 +140,20 @@ func TestUsers(t *testing.T) {
 		t.Fatalf("disable: %v", err)
 	}
 }
+
+// A client id never equals a user id nor takes an API key's prefix: each
+// is a token subject, and one must not stand for another.
+func TestClientIDsStayApartFromOtherSubjects(t *testing.T) {
+	st := openStore(t)
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	u, err := CreateUser(t.Context(), st, h, UserSpec{Username: "boss", Password: "correct horse battery"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{u.ID, "ak_abc"} {
+		_, _, err := CreateClient(t.Context(), st, ClientSpec{ID: id, Name: "x", GrantTypes: []string{"client_credentials"}}, time.Now())
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("client id %q: %v, want ErrInvalid", id, err)
+		}
+	}
+}

@@ -60,6 +60,8 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]store.Client, error)
 	UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) (store.Client, error)
 	DeleteClient(ctx context.Context, id string) error
+	// GetUser keeps client ids apart from user ids.
+	GetUser(ctx context.Context, id string) (store.User, error)
 }
 
 // CreateClient validates spec, generates the client secret (confidential
@@ -71,6 +73,19 @@ func CreateClient(ctx context.Context, st ClientStore, spec ClientSpec, now time
 	}
 	c, err := buildClient(spec)
 	if err != nil {
+		return store.Client{}, "", err
+	}
+	// A client's machine tokens carry its id as "sub", as user tokens carry
+	// the user's id and API keys their own: an id shared with a user or in
+	// the API keys' namespace would let one stand for the other at resource
+	// servers, and in the revocation list.
+	if strings.HasPrefix(c.ID, "ak_") {
+		return store.Client{}, "", invalid("client ids may not start with %q (API key ids do)", "ak_")
+	}
+	switch _, err := st.GetUser(ctx, c.ID); {
+	case err == nil:
+		return store.Client{}, "", invalid("client id %q is taken", c.ID)
+	case !errors.Is(err, store.ErrNotFound):
 		return store.Client{}, "", err
 	}
 	var plain string

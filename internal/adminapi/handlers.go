@@ -212,6 +212,118 @@ func (a *API) mayGrantRoles(r *http.Request, roles []string) error {
 	return nil
 }
 
+// mayActOn checks that the caller holds every permission of the roles of
+// the user, client or key it is about to change: resetting the password
+// of, rotating the secret of, disabling, deleting or taking roles from a
+// holder of more power would hand that power over, or take it away, from
+// below. Role names that no longer exist grant nothing and are skipped.
+func (a *API) mayActOn(r *http.Request, roles []string) error {
+	for _, name := range roles {
+		role, err := a.cfg.Store.GetRole(r.Context(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return problem(err)
+		}
+		if err := mayGrantPermissions(r, role.Permissions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mayGrantScopes checks that the caller may hand out scopes on an API key:
+// scopes it holds itself, or any when it holds every permission ("*:*").
+// Scopes are what resource servers check with sdk.RequireScopes.
+func mayGrantScopes(r *http.Request, scopes []string) error {
+	c, held := caller(r)
+	if held.Covers("*:*") {
+		return nil
+	}
+	for _, sc := range scopes {
+		if !c.HasScope(sc) {
+			return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden,
+				Description: fmt.Sprintf("you cannot grant the scope %q: you do not hold it", sc)}
+		}
+	}
+	return nil
+}
+
+// mayTouchAdminAudience checks that only a caller holding every
+// permission creates or changes a client whose tokens reach the admin API:
+// its users' tokens carry their roles there, so its redirect URIs and
+// consent settings decide who can obtain an administrator's power.
+func (a *API) mayTouchAdminAudience(r *http.Request, audiences ...[]string) error {
+	for _, list := range audiences {
+		for _, aud := range list {
+			if aud == a.audience {
+				if err := mayGrantPermissions(r, []string{"*:*"}); err != nil {
+					return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden,
+						Description: "only a holder of every permission (*:*) may manage clients of the admin audience"}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// seconds turns a JSON count of seconds into a duration, refusing values
+// that are negative or beyond max (and so could not overflow).
+func seconds(n int64, max time.Duration, field string) (time.Duration, error) {
+	if n < 0 || n > int64(max/time.Second) {
+		return 0, oauth.Errorf(oauth.CodeInvalidRequest, "%s must be between 0 and %d", field, int64(max/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// Bounds on durations given in requests.
+const (
+	maxKeyLifetime   = 10 * 365 * 24 * time.Hour
+	maxRotateOverlap = 30 * 24 * time.Hour
+	maxRefreshGrace  = time.Hour
+)
+
+// clientFor loads the client of the request's {id} and checks the caller
+// may act on it.
+func (a *API) clientFor(r *http.Request) (store.Client, error) {
+	c, err := a.cfg.Store.GetClient(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return store.Client{}, problem(err)
+	}
+	if err := a.mayActOn(r, c.Roles); err != nil {
+		return store.Client{}, err
+	}
+	if err := a.mayTouchAdminAudience(r, c.Audiences); err != nil {
+		return store.Client{}, err
+	}
+	return c, nil
+}
+
+// userFor loads the user of the request's {id} (id, username or e-mail)
+// and checks the caller may act on it.
+func (a *API) userFor(r *http.Request) (store.User, error) {
+	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return store.User{}, problem(err)
+	}
+	if err := a.mayActOn(r, u.Roles); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// endClientTokens refuses every access token issued to a client until now
+// (its machine tokens have no grant to revoke).
+func (a *API) endClientTokens(r *http.Request, id string) error {
+	revs, err := admin.RevokeSubjectTokens(r.Context(), a.cfg.Store, id, a.cfg.Now(), a.cfg.AccessTTL)
+	if err != nil {
+		return oauth.Unavailable(fmt.Errorf("revoke the tokens of client %s: %w", id, err))
+	}
+	a.cfg.Revocations.Apply(revs)
+	return nil
+}
+
 // --- clients
 
 type clientRequest struct {
@@ -263,11 +375,18 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err := a.mayGrantRoles(r, req.Roles); err != nil {
 		return err
 	}
+	if err := a.mayTouchAdminAudience(r, req.Audiences); err != nil {
+		return err
+	}
+	grace, err := seconds(int64(req.RefreshGraceSeconds), maxRefreshGrace, "refresh_grace_seconds")
+	if err != nil {
+		return err
+	}
 	c, secret, err := admin.CreateClient(r.Context(), a.cfg.Store, admin.ClientSpec{
 		ID: req.ID, Name: req.Name, Public: req.Public, AuthMethod: req.AuthMethod, RedirectURIs: req.RedirectURIs,
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
 		Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
-		RefreshGrace: time.Duration(req.RefreshGraceSeconds) * time.Second,
+		RefreshGrace: grace,
 	}, a.cfg.Now())
 	if err != nil {
 		return problem(err)
@@ -287,6 +406,21 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 	var p clientPatch
 	if err := decode(r, &p); err != nil {
 		return err
+	}
+	if _, err := a.clientFor(r); err != nil {
+		return err
+	}
+	if p.Audiences != nil {
+		if err := a.mayTouchAdminAudience(r, *p.Audiences); err != nil {
+			return err
+		}
+	}
+	var grace time.Duration
+	if p.RefreshGraceSeconds != nil {
+		var err error
+		if grace, err = seconds(int64(*p.RefreshGraceSeconds), maxRefreshGrace, "refresh_grace_seconds"); err != nil {
+			return err
+		}
 	}
 	c, err := admin.UpdateClient(r.Context(), a.cfg.Store, r.PathValue("id"), func(s *admin.ClientSpec) {
 		set := func(dst *[]string, v *[]string) {
@@ -309,7 +443,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 			s.SkipConsent = *p.SkipConsent
 		}
 		if p.RefreshGraceSeconds != nil {
-			s.RefreshGrace = time.Duration(*p.RefreshGraceSeconds) * time.Second
+			s.RefreshGrace = grace
 		}
 	}, a.cfg.Now())
 	if err != nil {
@@ -319,20 +453,34 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
-	if err := a.cfg.Store.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
+	c, err := a.clientFor(r)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Store.DeleteClient(r.Context(), c.ID); err != nil {
 		return problem(err)
+	}
+	if err := a.endClientTokens(r, c.ID); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (a *API) rotateClientSecret(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	secret, err := admin.RotateClientSecret(r.Context(), a.cfg.Store, id, a.cfg.Now())
+	c, err := a.clientFor(r)
+	if err != nil {
+		return err
+	}
+	secret, err := admin.RotateClientSecret(r.Context(), a.cfg.Store, c.ID, a.cfg.Now())
 	if err != nil {
 		return problem(err)
 	}
-	return reply(w, http.StatusOK, map[string]string{"client_id": id, "client_secret": secret})
+	// Whoever held the old secret may hold tokens minted with it.
+	if err := a.endClientTokens(r, c.ID); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, map[string]string{"client_id": c.ID, "client_secret": secret})
 }
 
 // --- role grants
@@ -377,16 +525,15 @@ func (a *API) revokeRole(holder string) httpx.HandlerFunc {
 	}
 }
 
-// holderID resolves the {id} of a user (id, username or email) or client.
+// holderID resolves the {id} of a user (id, username or email) or client
+// whose roles change, and checks the caller covers the roles it holds.
 func (a *API) holderID(r *http.Request, holder string) (string, error) {
 	if holder == admin.HolderClient {
-		return r.PathValue("id"), nil
+		c, err := a.clientFor(r)
+		return c.ID, err
 	}
-	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
-	if err != nil {
-		return "", problem(err)
-	}
-	return u.ID, nil
+	u, err := a.userFor(r)
+	return u.ID, err
 }
 
 // --- users
@@ -444,9 +591,9 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &p); err != nil {
 		return err
 	}
-	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	u, err := a.userFor(r)
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	if p.Disabled != nil {
 		if u, err = admin.SetDisabled(r.Context(), a.cfg.Store, u.ID, *p.Disabled, a.cfg.Now(), a.cfg.AccessTTL); err != nil {
@@ -457,9 +604,9 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	u, err := a.userFor(r)
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	if err := a.cfg.Store.DeleteUser(r.Context(), u.ID); err != nil {
 		return problem(err)
@@ -475,9 +622,9 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	u, err := a.userFor(r)
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	if _, err := admin.SetPassword(r.Context(), a.cfg.Store, a.cfg.Passwords, u.ID, req.Password, a.cfg.Now(), a.cfg.AccessTTL); err != nil {
 		return problem(err)
@@ -560,6 +707,9 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request) error {
 	if err := mayGrantPermissions(r, p.Permissions); err != nil {
 		return err
 	}
+	if err := a.mayActOn(r, []string{r.PathValue("name")}); err != nil {
+		return err
+	}
 	role, err := admin.SetRolePermissions(r.Context(), a.cfg.Store, r.PathValue("name"), p.Permissions, p.Description, a.cfg.Now())
 	if err != nil {
 		return problem(err)
@@ -568,6 +718,9 @@ func (a *API) updateRole(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteRole(w http.ResponseWriter, r *http.Request) error {
+	if err := a.mayActOn(r, []string{r.PathValue("name")}); err != nil {
+		return err
+	}
 	if err := admin.DeleteRole(r.Context(), a.cfg.Store, r.PathValue("name")); err != nil {
 		return problem(err)
 	}
@@ -601,14 +754,18 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if req.ExpiresInSeconds < 0 {
-		return oauth.NewError(oauth.CodeInvalidRequest, "expires_in_seconds must not be negative (0: never expires)")
+	expiresIn, err := seconds(req.ExpiresInSeconds, maxKeyLifetime, "expires_in_seconds (0: never expires)")
+	if err != nil {
+		return err
 	}
 	if err := a.mayGrantRoles(r, req.Roles); err != nil {
 		return err
 	}
+	if err := mayGrantScopes(r, req.Scopes); err != nil {
+		return err
+	}
 	plain, k, err := a.cfg.APIKeys.Create(r.Context(), apikey.CreateRequest{Name: req.Name, Roles: req.Roles,
-		Scopes: req.Scopes, ExpiresIn: time.Duration(req.ExpiresInSeconds) * time.Second})
+		Scopes: req.Scopes, ExpiresIn: expiresIn})
 	if err != nil {
 		return problem(err)
 	}
@@ -624,7 +781,14 @@ func (a *API) getAPIKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
-	revs, err := admin.RevokeAPIKey(r.Context(), a.cfg.APIKeys, a.cfg.Store, r.PathValue("id"), a.cfg.Now())
+	k, err := a.cfg.APIKeys.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return problem(err)
+	}
+	if err := a.mayActOn(r, k.Roles); err != nil {
+		return err
+	}
+	revs, err := admin.RevokeAPIKey(r.Context(), a.cfg.APIKeys, a.cfg.Store, k.ID, a.cfg.Now())
 	a.cfg.Revocations.Apply(revs)
 	if err != nil {
 		return problem(err)
@@ -644,11 +808,18 @@ func (a *API) rotateAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem(err)
 	}
-	// Rotating mints a key with the old key's roles.
-	if err := a.mayGrantRoles(r, old.Roles); err != nil {
+	overlap, err := seconds(req.OverlapSeconds, maxRotateOverlap, "overlap_seconds")
+	if err != nil {
 		return err
 	}
-	plain, k, err := a.cfg.APIKeys.Rotate(r.Context(), old.ID, time.Duration(req.OverlapSeconds)*time.Second)
+	// Rotating mints a key with the old key's roles and scopes.
+	if err := a.mayActOn(r, old.Roles); err != nil {
+		return err
+	}
+	if err := mayGrantScopes(r, old.Scopes); err != nil {
+		return err
+	}
+	plain, k, err := a.cfg.APIKeys.Rotate(r.Context(), old.ID, overlap)
 	if err != nil {
 		return problem(err)
 	}
@@ -674,9 +845,9 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) error {
-	u, err := admin.FindUser(r.Context(), a.cfg.Store, r.PathValue("id"))
+	u, err := a.userFor(r)
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	revs, err := admin.SignOutEverywhere(r.Context(), a.cfg.Store, u.ID, a.cfg.Now(), a.cfg.AccessTTL)
 	if err != nil {

@@ -104,7 +104,17 @@ type Config struct {
 	// client address; nil means DefaultPrefixThrottle and DefaultIPThrottle.
 	PrefixLimiter *throttle.Limiter
 	IPLimiter     *throttle.Limiter
+	// NewKeyRate is how many checks per second of keys not seen in the
+	// last KnownGoodFor a node runs (bursts of twice that); beyond it they
+	// are throttled. 0 means DefaultNewKeyRate (50 times more with
+	// HMAC-SHA-256, whose hash is cheap).
+	NewKeyRate float64
 }
+
+// DefaultNewKeyRate bounds argon2id runs for keys not seen lately: at
+// about 26 ms each, 20 a second keep a flood of made-up keys under half a
+// core.
+const DefaultNewKeyRate = 20
 
 // DefaultPrefixThrottle is the failure policy per key prefix. Prefixes are
 // not secret (listings show them), so whoever knows one can delay that
@@ -127,6 +137,7 @@ type Service struct {
 	cache    *cache // nil when off
 	prefixes *throttle.Limiter
 	ips      *throttle.Limiter
+	budget   *bucket // hashes for keys not seen lately, per second
 
 	touchMu sync.Mutex
 	touched map[string]time.Time   // key id -> last "last used" write
@@ -156,6 +167,14 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{store: cfg.Store, hasher: cfg.Hasher, now: cfg.Now, hashers: map[string]Hasher{},
 		touched: map[string]time.Time{}, good: map[[32]byte]time.Time{}}
+	rate := cfg.NewKeyRate
+	if rate <= 0 {
+		rate = DefaultNewKeyRate
+		if cfg.Hasher.Alg() == store.APIKeyHashHMACSHA256 {
+			rate = 50 * DefaultNewKeyRate // a hash costs microseconds, not tens of milliseconds
+		}
+	}
+	s.budget = newBucket(rate, 2*rate, cfg.Now)
 	for _, h := range append([]Hasher{cfg.Hasher}, cfg.Verifiers...) {
 		if _, dup := s.hashers[h.Alg()]; !dup {
 			s.hashers[h.Alg()] = h
@@ -204,15 +223,19 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	}
 
 	prefix, wellFormed := parse(key)
+	// A key that verified here recently skips the locks: prefixes are shown
+	// in listings and addresses may be shared (a proxy), and whoever knows
+	// one must not be able to lock the key's holder out by failing on
+	// purpose. Checks made for another server (clientIP "") are not locked
+	// per prefix either: the resource server's callers would lock each
+	// other out; the budget below bounds what they cost instead.
+	known := s.knownGood(sum, now)
 	var wait time.Duration
-	if clientIP != "" {
+	if clientIP != "" && !known {
 		wait = s.ips.Wait(clientIP)
-	}
-	// A key that verified here recently skips its prefix's lock: prefixes
-	// are shown in listings, and whoever knows one must not be able to
-	// lock the key's holder out by failing on purpose.
-	if wellFormed && !s.knownGood(sum, now) {
-		wait = max(wait, s.prefixes.Wait(prefix))
+		if wellFormed {
+			wait = max(wait, s.prefixes.Wait(prefix))
+		}
 	}
 	if wait > 0 {
 		return Key{}, &ThrottledError{RetryAfter: wait}
@@ -220,6 +243,13 @@ func (s *Service) Verify(ctx context.Context, key, clientIP string) (Key, error)
 	if !wellFormed {
 		s.failIP(clientIP)
 		return Key{}, ErrInvalidKey
+	}
+	// Every check of a key not seen lately costs a hash (an argon2id run,
+	// or the dummy one for an unknown prefix); a node spends at most its
+	// budget of them per second, so a flood of made-up keys cannot take
+	// the hashing slots from keys in use.
+	if !known && !s.budget.take(now) {
+		return Key{}, &ThrottledError{RetryAfter: time.Second}
 	}
 
 	hasher, stored := s.hasher, []byte(nil)
@@ -500,4 +530,35 @@ func (s *Service) Rotate(ctx context.Context, id string, overlap time.Duration) 
 		return "", Key{}, fmt.Errorf("apikey: rotate: %w", err)
 	}
 	return plain, cloneKey(view(next)), nil
+}
+
+// bucket is a token bucket: rate tokens a second, at most burst.
+type bucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+	now    func() time.Time
+}
+
+func newBucket(rate, burst float64, now func() time.Time) *bucket {
+	return &bucket{rate: rate, burst: burst, tokens: burst, now: now}
+}
+
+// take spends a token if one is left at now.
+func (b *bucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() && now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	if b.last.IsZero() || now.After(b.last) {
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

@@ -525,3 +525,50 @@ func TestKnownGoodKeyIsNotLockedOutByItsPrefix(t *testing.T) {
 		t.Errorf("past KnownGoodFor the exemption still holds: %v", err)
 	}
 }
+
+// A flood of made-up keys costs a node at most its budget of hashes a
+// second, whoever asks; keys in use keep working through it. Checks made
+// for a resource server (no client address) never lock a prefix.
+func TestNewKeyBudget(t *testing.T) {
+	f := newFixture(t, cheapArgon2())
+	svc, err := New(Config{Store: f.st, Hasher: f.hasher, Now: f.clock.Now, CacheTTL: -1, NewKeyRate: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inUse, _ := f.create(t, CreateRequest{})
+	if _, err := svc.Verify(t.Context(), inUse, ""); err != nil {
+		t.Fatal(err)
+	}
+	before := f.hasher.verifies.Load()
+	throttled := 0
+	for range 50 {
+		unknown, _ := generate()
+		if _, err := svc.Verify(t.Context(), unknown, ""); errors.Is(err, ErrThrottled) {
+			throttled++
+		}
+	}
+	if hashed := f.hasher.verifies.Load() - before; hashed > 10 || throttled < 40 {
+		t.Errorf("50 made-up keys: %d hashed, %d throttled; want at most the burst (10) hashed", hashed, throttled)
+	}
+	if _, err := svc.Verify(t.Context(), inUse, ""); err != nil {
+		t.Errorf("a key in use during the flood: %v", err)
+	}
+	f.clock.Advance(time.Second)
+	unknown, _ := generate()
+	if _, err := svc.Verify(t.Context(), unknown, ""); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("a second later the budget has refilled: %v", err)
+	}
+
+	// No prefix lock without a client address.
+	victim, _ := f.create(t, CreateRequest{})
+	wide, err := New(Config{Store: f.st, Hasher: f.hasher, Now: f.clock.Now, CacheTTL: -1, NewKeyRate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		_, _ = wide.Verify(t.Context(), victim[:len(victim)-4]+"AAAA", "")
+	}
+	if _, err := wide.Verify(t.Context(), victim, ""); err != nil {
+		t.Errorf("after 30 wrong secrets through a resource server the key is refused: %v", err)
+	}
+}

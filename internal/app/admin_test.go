@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
@@ -250,6 +251,25 @@ func TestAdminAPIKEY05NoEscalation(t *testing.T) {
 		return k
 	}
 	reader, keymaster, usermgr := key("reader"), key("keymaster"), key("usermgr")
+	if _, err := admin.CreateRole(ctx, f.srv.App.store, "clientmgr", "", []string{"clients:read", "clients:write"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateRole(ctx, f.srv.App.store, "rolewriter", "", []string{"roles:read", "roles:write"}, now); err != nil {
+		t.Fatal(err)
+	}
+	clientmgr, rolewriter := key("clientmgr"), key("rolewriter")
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	boss, err := admin.CreateUser(ctx, f.srv.App.store, h, admin.UserSpec{Username: "boss", Password: "correct horse battery staple",
+		Roles: []string{"admin"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.createClient(t, admin.ClientSpec{ID: "robot", Name: "robot", GrantTypes: []string{"client_credentials"},
+		Roles: []string{"admin"}})
+	rootID := func() string {
+		ks, _ := f.srv.App.apiKeys.List(ctx)
+		return ks[0].ID
+	}()
 	for _, tc := range []struct {
 		name, cred, method, path string
 		body                     any
@@ -261,6 +281,27 @@ func TestAdminAPIKEY05NoEscalation(t *testing.T) {
 		{"keymaster mints a keymaster key", keymaster, "POST", "/apikeys", map[string]any{"name": "x", "roles": []string{"keymaster"}}, 201},
 		{"keymaster writes a role", keymaster, "POST", "/roles", map[string]any{"name": "x", "permissions": []string{"apikeys:read"}}, 403},
 		{"user manager grants admin", usermgr, "POST", "/users", map[string]any{"username": "eve", "password": "correct horse battery staple", "roles": []string{"admin"}}, 403},
+		{"user manager resets an admin's password", usermgr, "PUT", "/users/" + boss.ID + "/password", map[string]any{"password": "pwned pwned pwned"}, 403},
+		{"user manager disables an admin", usermgr, "PATCH", "/users/boss", map[string]any{"disabled": true}, 403},
+		{"user manager strips an admin", usermgr, "DELETE", "/users/boss/roles/admin", nil, 403},
+		{"user manager deletes an admin", usermgr, "DELETE", "/users/boss", nil, 403},
+		{"user manager signs an admin out", usermgr, "DELETE", "/users/boss/sessions", nil, 403},
+		{"client manager rotates an admin client's secret", clientmgr, "POST", "/clients/robot/secret", nil, 403},
+		{"client manager patches an admin client", clientmgr, "PATCH", "/clients/robot", map[string]any{"audiences": []string{"https://x.example"}}, 403},
+		{"client manager deletes an admin client", clientmgr, "DELETE", "/clients/robot", nil, 403},
+		{"client manager makes an admin-audience client", clientmgr, "POST", "/clients", map[string]any{"name": "phish",
+			"grant_types": []string{"authorization_code"}, "redirect_uris": []string{"https://evil.example/cb"},
+			"audiences": []string{adminapi.AdminAudience(f.srv.URL)}, "skip_consent": true}, 403},
+		{"keymaster mints scopes it lacks", keymaster, "POST", "/apikeys", map[string]any{"name": "x", "roles": []string{"keymaster"}, "scopes": []string{"items:write"}}, 403},
+		{"keymaster revokes the root key", keymaster, "DELETE", "/apikeys/" + rootID, nil, 403},
+		{"role writer empties the admin role", rolewriter, "PUT", "/roles/admin", map[string]any{"permissions": []string{}}, 403},
+		{"role writer deletes the admin role", rolewriter, "DELETE", "/roles/admin", nil, 403},
+		{"overflowing lifetime", f.rootKey, "POST", "/apikeys", map[string]any{"name": "x", "expires_in_seconds": int64(1) << 55}, 400},
+		{"overflowing overlap", f.rootKey, "POST", "/apikeys/" + rootID + "/rotate", map[string]any{"overlap_seconds": int64(1) << 55}, 400},
+		{"admin may make an admin-audience client", f.rootKey, "POST", "/clients", map[string]any{"name": "console",
+			"grant_types": []string{"authorization_code"}, "redirect_uris": []string{"https://console.example/cb"},
+			"audiences": []string{adminapi.AdminAudience(f.srv.URL)}}, 201},
+		{"admin mints a scoped key", f.rootKey, "POST", "/apikeys", map[string]any{"name": "x", "scopes": []string{"items:write"}}, 201},
 	} {
 		if status, _ := f.call(t, tc.method, adminapi.Prefix+tc.path, tc.cred, tc.body); status != tc.want {
 			t.Errorf("%s: %d, want %d (%s)", tc.name, status, tc.want, f.lastBody)

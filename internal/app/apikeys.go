@@ -25,9 +25,11 @@ func (x apiKeyIntrospection) IntrospectAPIKey(ctx context.Context, key string) (
 	// count against the key's prefix.
 	k, err := x.keys.Verify(ctx, key, "")
 	switch {
-	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, apikey.ErrThrottled):
+	case errors.Is(err, apikey.ErrInvalidKey):
 		return nil, nil
 	case err != nil:
+		// Throttled too: "inactive" would make the resource server refuse
+		// (and cache the refusal of) a key that may well be good.
 		return nil, oauth.Unavailable(err)
 	}
 	perms, err := x.roles.Expand(ctx, k.Roles)

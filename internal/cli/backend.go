@@ -211,12 +211,29 @@ func (l *localBackend) updateClient(ctx context.Context, id string, u clientUpda
 	}, time.Now())
 }
 
+// DeleteClient and RotateClientSecret also refuse the client's access
+// tokens issued until now: machine tokens have no grant to revoke, and
+// whoever held the old secret may hold tokens minted with it.
 func (l *localBackend) DeleteClient(ctx context.Context, id string) error {
-	return l.st.DeleteClient(ctx, id)
+	if err := l.st.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	return l.endClientTokens(ctx, id)
 }
 
 func (l *localBackend) RotateClientSecret(ctx context.Context, id string) (string, error) {
-	return admin.RotateClientSecret(ctx, l.st, id, time.Now())
+	secret, err := admin.RotateClientSecret(ctx, l.st, id, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return secret, l.endClientTokens(ctx, id)
+}
+
+func (l *localBackend) endClientTokens(ctx context.Context, id string) error {
+	if _, err := admin.RevokeSubjectTokens(ctx, l.st, id, time.Now(), l.cfg.Tokens.AccessTTL); err != nil {
+		return fmt.Errorf("client %s changed, but its older tokens could not be revoked (retry): %w", id, err)
+	}
+	return nil
 }
 
 func (l *localBackend) CreateUser(ctx context.Context, spec admin.UserSpec) (store.User, error) {

@@ -182,6 +182,7 @@ type Resolver struct {
 	ttl   time.Duration
 	now   func() time.Time
 
+	fetch sync.Mutex // held while reading the store
 	mu    sync.Mutex
 	roles []store.Role
 	at    time.Time
@@ -204,20 +205,30 @@ func (r *Resolver) Expand(ctx context.Context, held []string) (Set, error) {
 	if len(held) == 0 {
 		return Set{}, nil
 	}
-	now := r.now()
-	r.mu.Lock()
-	roles, fresh := r.roles, !r.at.IsZero() && now.Sub(r.at) < r.ttl && now.Sub(r.at) >= 0
-	r.mu.Unlock()
-	if !fresh {
-		var err error
-		if roles, err = r.store.ListRoles(ctx); err != nil {
-			return Set{}, fmt.Errorf("rbac: read roles: %w", err)
+	roles, ok := r.cached(r.now())
+	if !ok {
+		// One reader at a time: the others wait for its answer instead of
+		// all asking the store when the TTL ends.
+		r.fetch.Lock()
+		defer r.fetch.Unlock()
+		now := r.now()
+		if roles, ok = r.cached(now); !ok {
+			var err error
+			if roles, err = r.store.ListRoles(ctx); err != nil {
+				return Set{}, fmt.Errorf("rbac: read roles: %w", err)
+			}
+			r.mu.Lock()
+			r.roles, r.at = roles, now
+			r.mu.Unlock()
 		}
-		r.mu.Lock()
-		r.roles, r.at = roles, now
-		r.mu.Unlock()
 	}
 	return Expand(held, roles), nil
+}
+
+func (r *Resolver) cached(now time.Time) ([]store.Role, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.roles, !r.at.IsZero() && now.Sub(r.at) < r.ttl && now.Sub(r.at) >= 0
 }
 
 // NewSet is the Set of the valid permissions in perms (invalid ones grant
