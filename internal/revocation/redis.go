@@ -48,10 +48,35 @@ func NewRedisMirror(url string, now func() time.Time) (*RedisMirror, error) {
 	return &RedisMirror{client: c, now: now}, nil
 }
 
-// Put writes entries with their expiry; entries already expired are skipped.
+// mergeScript writes one entry without ever moving it back: nodes mirror
+// what they follow, so a lagging node may write an older version of an
+// entry after a newer one. The later not-before (a sub key's value) and
+// the later expiry win. KEYS[1] is the key, ARGV[1] its value, ARGV[2]
+// its expiry in Unix milliseconds.
+var mergeScript = rueidis.NewLuaScript(`
+local v = ARGV[1]
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local c, n = tonumber(cur), tonumber(v)
+  if c and n and c > n then v = cur end
+end
+local at = tonumber(ARGV[2])
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > 0 then
+  local t = redis.call('TIME')
+  local left = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + pttl
+  if left > at then at = left end
+end
+redis.call('SET', KEYS[1], v, 'PXAT', at)
+return 1
+`)
+
+// Put writes entries with their expiry, never replacing a later
+// not-before or expiry already there; entries already expired are
+// skipped.
 func (m *RedisMirror) Put(ctx context.Context, rs []store.Revocation) error {
 	now := m.now()
-	cmds := make(rueidis.Commands, 0, len(rs))
+	execs := make([]rueidis.LuaExec, 0, len(rs))
 	for _, r := range rs {
 		if !r.ExpiresAt.After(now) {
 			continue
@@ -60,10 +85,13 @@ func (m *RedisMirror) Put(ctx context.Context, rs []store.Revocation) error {
 		if r.Kind == store.RevokeSubject {
 			val = strconv.FormatInt(r.NotBefore.Unix(), 10)
 		}
-		cmds = append(cmds, m.client.B().Set().Key(RedisKey(r.Kind, r.Value)).Value(val).
-			Pxat(r.ExpiresAt).Build())
+		execs = append(execs, rueidis.LuaExec{Keys: []string{RedisKey(r.Kind, r.Value)},
+			Args: []string{val, strconv.FormatInt(r.ExpiresAt.UnixMilli(), 10)}})
 	}
-	for _, res := range m.client.DoMulti(ctx, cmds...) {
+	if len(execs) == 0 {
+		return nil
+	}
+	for _, res := range mergeScript.ExecMulti(ctx, m.client, execs...) {
 		if err := res.Error(); err != nil {
 			return fmt.Errorf("revocation: mirror to redis: %w", err)
 		}

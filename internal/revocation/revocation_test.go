@@ -184,3 +184,31 @@ func TestRedisMirror(t *testing.T) {
 		_ = c.Do(t.Context(), c.B().Del().Key(key).Build()).Error()
 	}
 }
+
+// A lagging node mirroring an older version of a subject entry never moves
+// Redis back: the later not-before and the later expiry stay.
+func TestRedisMirrorNeverMovesBack(t *testing.T) {
+	mirror, err := NewRedisMirror("redis://"+testsvc.RedisAddr(t)+"/0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mirror.Close()
+	sub := "u-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	now := time.Now()
+	newer := store.Revocation{Kind: store.RevokeSubject, Value: sub, NotBefore: now.Truncate(time.Second).Add(time.Second), ExpiresAt: now.Add(time.Hour)}
+	older := store.Revocation{Kind: store.RevokeSubject, Value: sub, NotBefore: now.Truncate(time.Second).Add(-time.Minute), ExpiresAt: now.Add(time.Minute)}
+	for _, r := range []store.Revocation{newer, older} {
+		if err := mirror.Put(t.Context(), []store.Revocation{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mirror.client
+	got, err := c.Do(t.Context(), c.B().Get().Key(RedisKey("sub", sub)).Build()).ToString()
+	if err != nil || got != strconv.FormatInt(newer.NotBefore.Unix(), 10) {
+		t.Errorf("not-before = %q (%v), want the newer %d", got, err, newer.NotBefore.Unix())
+	}
+	ttl, err := c.Do(t.Context(), c.B().Pttl().Key(RedisKey("sub", sub)).Build()).AsInt64()
+	if err != nil || ttl < int64(50*time.Minute/time.Millisecond) {
+		t.Errorf("expiry moved back: %d ms left (%v)", ttl, err)
+	}
+}
