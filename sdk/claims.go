@@ -107,7 +107,7 @@ func parseClaims(payload []byte) (*Claims, error) {
 	}
 	var r rawClaims
 	if err := json.Unmarshal(payload, &r); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: claims: %w", ErrMalformed, err)
 	}
 	c := &Claims{
 		Subject:     r.Sub,
@@ -137,7 +137,7 @@ func parseClaims(payload []byte) (*Claims, error) {
 		{"auth_time", r.AuthTime, &c.AuthTime},
 	} {
 		if *f.dst, err = parseNumericDate(f.raw); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, f.name, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, f.name, err)
 		}
 	}
 	return c, nil
@@ -151,7 +151,7 @@ func parseAudience(raw json.RawMessage) ([]string, error) {
 	if raw[0] == '"' {
 		var one string
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("%w: aud: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: aud: %w", ErrMalformed, err)
 		}
 		return []string{one}, nil
 	}

@@ -207,7 +207,7 @@ func (f *FeedChecker) poll(ctx context.Context, wait time.Duration) (more bool, 
 	if err != nil {
 		return false, fmt.Errorf("sdk: revocation feed: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the body is read; a close error changes nothing
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFeedBody+1))
 	if err != nil {
 		return false, fmt.Errorf("sdk: revocation feed: %w", err)

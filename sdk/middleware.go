@@ -23,12 +23,12 @@ const (
 	descInvalid       = "the access token or API key is invalid, expired or revoked"
 	descForbidden     = "the access token does not grant access to this resource"
 	descUnavailable   = "the access token cannot be checked right now; try again later"
-	descOneCredential = "send one credential: an Authorization header or an X-API-Key header"
+	descOneCredential = "send one credential: an Authorization header or an X-API-Key header" //nolint:gosec // G101: an error description
 	descNoKeys        = "API keys are not accepted here"
 )
 
 // apiKeyHeader is the header that may carry an API key.
-const apiKeyHeader = "X-API-Key"
+const apiKeyHeader = "X-API-Key" //nolint:gosec // G101: a header name
 
 type claimsKey struct{}
 
@@ -162,7 +162,7 @@ func writeError(w http.ResponseWriter, status int, challenge, code, desc string)
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
+	_ = json.NewEncoder(w).Encode(struct { // the status is sent; nothing to do about a failed write
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}{code, desc})

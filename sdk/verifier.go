@@ -314,7 +314,7 @@ func (v *Verifier) header(h64 string) (alg, kid string, err error) {
 	}
 	var jh jwsHeader
 	if err := json.Unmarshal(hb, &jh); err != nil {
-		return "", "", fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		return "", "", fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
 	switch {
 	case jh.JKU != nil || jh.JWK != nil || jh.X5U != nil || jh.X5C != nil || jh.Crit != nil:

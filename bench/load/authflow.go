@@ -39,7 +39,7 @@ func userGrants(rt http.RoundTripper, base string, c config, n int) ([]string, e
 	out := make([]string, 0, n)
 	for range n {
 		verifier, state := oauth2.GenerateVerifier(), randomID()
-		cb, err := b.authorize(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), c.username, c.password)
+		cb, err := b.authorize(ctx, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), c.username, c.password)
 		if err != nil {
 			return nil, err
 		}
@@ -69,8 +69,8 @@ type browserClient struct {
 
 // authorize follows the authorization request through the login (and
 // consent) pages until the server redirects to the client's redirect URI.
-func (b *browserClient) authorize(authURL, username, password string) (*url.URL, error) {
-	req, err := http.NewRequest(http.MethodGet, authURL, nil)
+func (b *browserClient) authorize(ctx context.Context, authURL, username, password string) (*url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (b *browserClient) authorize(authURL, username, password string) (*url.URL,
 			return nil, err
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
+		_ = resp.Body.Close() // the body is read; a close error changes nothing
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func (b *browserClient) authorize(authURL, username, password string) (*url.URL,
 			if strings.HasPrefix(loc.String(), b.redirect) {
 				return loc, nil
 			}
-			if req, err = http.NewRequest(http.MethodGet, loc.String(), nil); err != nil {
+			if req, err = http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil); err != nil {
 				return nil, err
 			}
 		case resp.StatusCode == http.StatusOK && strings.Contains(page, `name="password"`):
@@ -104,7 +104,7 @@ func (b *browserClient) authorize(authURL, username, password string) (*url.URL,
 			}
 			f.Set("username", username)
 			f.Set("password", password)
-			if req, err = b.postForm("/login", f); err != nil {
+			if req, err = b.postForm(ctx, "/login", f); err != nil {
 				return nil, err
 			}
 		case resp.StatusCode == http.StatusOK && strings.Contains(page, `value="allow"`):
@@ -113,7 +113,7 @@ func (b *browserClient) authorize(authURL, username, password string) (*url.URL,
 				return nil, fmt.Errorf("consent page: %w", err)
 			}
 			f.Set("decision", "allow")
-			if req, err = b.postForm("/consent", f); err != nil {
+			if req, err = b.postForm(ctx, "/consent", f); err != nil {
 				return nil, err
 			}
 		default:
@@ -123,8 +123,8 @@ func (b *browserClient) authorize(authURL, username, password string) (*url.URL,
 	return nil, errors.New("more than 20 steps without reaching the redirect URI")
 }
 
-func (b *browserClient) postForm(path string, f url.Values) (*http.Request, error) {
-	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(f.Encode()))
+func (b *browserClient) postForm(ctx context.Context, path string, f url.Values) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+path, strings.NewReader(f.Encode()))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -53,7 +54,8 @@ func serveCeiling(addr string) error {
 		return err
 	}
 	kid := randomID()
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func serveCeiling(addr string) error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/.well-known/openid-configuration" {
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(static)
+			_, _ = w.Write(static) //nolint:gosec // G705: fixed JSON built from our own listen address
 			return
 		}
 		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
@@ -106,7 +108,7 @@ func serveCeiling(addr string) error {
 			http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
 			return
 		}
-		body, _ := json.Marshal(ceilingResponse{AccessToken: s, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: c.Scope})
+		body, _ := json.Marshal(ceilingResponse{AccessToken: s, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: c.Scope}) //nolint:gosec // G117: a token response carries the token by design
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(body)
@@ -141,7 +143,7 @@ func startCeiling(cpus string) (*ceiling, error) {
 		// taskset execs the program, so the PID stays the server's.
 		args = append([]string{"taskset", "-c", cpus}, args...)
 	}
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := exec.CommandContext(context.Background(), args[0], args[1:]...) //nolint:gosec // G204: this program itself (or taskset), fixed arguments
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

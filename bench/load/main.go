@@ -134,7 +134,7 @@ func main() {
 	fs.StringVar(&c.password, "password", "correct horse battery", "that user's password")
 	fs.StringVar(&c.ceilingCPUs, "ceiling-cpus", "", "ceiling-sign: pin the ceiling server with taskset -c CPUS (e.g. 0; empty: not pinned)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nLoad one Gatehouse endpoint over loopback and print req/s, latency percentiles, errors and server memory.\n\n", os.Args[0])
+		_, _ = fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nLoad one Gatehouse endpoint over loopback and print req/s, latency percentiles, errors and server memory.\n\n", os.Args[0])
 		fs.PrintDefaults()
 	}
 	flag.Parse()
@@ -219,7 +219,7 @@ func (w *worker) send(ctx context.Context, r request) outcome {
 	}
 	w.buf.Reset()
 	_, err = w.buf.ReadFrom(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close() // the body is read; a close error changes nothing
 	if err != nil {
 		return outcome{status: resp.StatusCode, err: fmt.Errorf("reading body: %w", err)}
 	}
@@ -487,7 +487,7 @@ func (h *harness) setup(base string, ws []*worker) error {
 		w := ws[0]
 		o := w.send(context.Background(), request{method: http.MethodPost, url: base + "/oauth/token", auth: ccAuth, body: ccBody})
 		if o.err != nil || o.status != http.StatusOK {
-			return fmt.Errorf("getting an access token to introspect: status %d, %v: %.300s", o.status, o.err, o.body)
+			return fmt.Errorf("getting an access token to introspect: status %d, %w: %.300s", o.status, o.err, o.body)
 		}
 		var tr struct {
 			AccessToken string `json:"access_token"`
@@ -577,15 +577,16 @@ func (r *result) line() string {
 	return b.String()
 }
 
+// reportErrors writes a diagnostic (to stderr); write errors are ignored.
 func (r *result) reportErrors(w io.Writer) {
 	keys := make([]errKey, 0, len(r.errs.counts))
 	for k := range r.errs.counts {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return r.errs.counts[keys[i]] > r.errs.counts[keys[j]] })
-	fmt.Fprintf(w, "load: %s: %d errors\n", r.label, r.errors)
+	_, _ = fmt.Fprintf(w, "load: %s: %d errors\n", r.label, r.errors)
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %6d x status %d (%s): %s\n", r.errs.counts[k], k.status, k.reason, r.errs.sample[k])
+		_, _ = fmt.Fprintf(w, "  %6d x status %d (%s): %s\n", r.errs.counts[k], k.status, k.reason, r.errs.sample[k])
 	}
 }
 

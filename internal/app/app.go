@@ -311,7 +311,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 		if err := srv.Shutdown(sctx); err != nil {
 			serveErr = fmt.Errorf("shutdown: %w", err)
 		}
-		<-errc
+		if err := <-errc; serveErr == nil {
+			serveErr = err // http.ErrServerClosed after Shutdown, cleared below
+		}
 	}
 	stopBG()
 	wg.Wait()

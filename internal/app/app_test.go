@@ -37,7 +37,7 @@ func testConfig(t *testing.T) *config.Config {
 }
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.DiscardHandler)
 }
 
 func newApp(t *testing.T, cfg *config.Config) *App {

@@ -297,8 +297,8 @@ func (e *env) apikeysRevoke() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, toAPIKeyJSON(k, time.Now()))
 			}
-			fmt.Fprintf(e.stdout, "revoked API key %s (%s, %s)\n", k.ID, displayPrefix(k.Prefix), k.Name)
-			return nil
+			_, err = fmt.Fprintf(e.stdout, "revoked API key %s (%s, %s)\n", k.ID, displayPrefix(k.Prefix), k.Name)
+			return err
 		}),
 	}
 	jsonFlag(cmd, &asJSON)

@@ -163,10 +163,11 @@ func ensureAdminRole(cmd *cobra.Command, st app.Store) (created bool, err error)
 	return false, nil
 }
 
+// printRoleNote ignores a write error: the key or user printed next reports it.
 func (e *env) printRoleNote(created bool) {
 	if created {
-		fmt.Fprintf(e.stdout, "created role %s (%s)\n\n", adminRole, adminPermission)
+		_, _ = fmt.Fprintf(e.stdout, "created role %s (%s)\n\n", adminRole, adminPermission)
 	} else {
-		fmt.Fprintf(e.stdout, "role %s exists (%s)\n\n", adminRole, adminPermission)
+		_, _ = fmt.Fprintf(e.stdout, "role %s exists (%s)\n\n", adminRole, adminPermission)
 	}
 }

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "gatehouse:", err)
+	_, _ = fmt.Fprintln(stderr, "gatehouse:", err) // the exit status reports the failure anyway
 	if _, ok := errors.AsType[usageError](err); ok {
 		return exitUsage
 	}

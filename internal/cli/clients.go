@@ -101,11 +101,13 @@ func (e *env) clientsCreate() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, toClientJSON(c, plain))
 			}
-			fmt.Fprintf(e.stdout, "client_id:     %s\n", c.ID)
-			if plain != "" {
-				fmt.Fprintf(e.stdout, "client_secret: %s\n\nStore the secret now: it is shown only once and kept only as a hash.\n", plain)
+			if _, err := fmt.Fprintf(e.stdout, "client_id:     %s\n", c.ID); err != nil {
+				return err
 			}
-			return nil
+			if plain != "" {
+				_, err = fmt.Fprintf(e.stdout, "client_secret: %s\n\nStore the secret now: it is shown only once and kept only as a hash.\n", plain)
+			}
+			return err
 		}),
 	}
 	f.bind(cmd.Flags())
@@ -223,8 +225,8 @@ func (e *env) clientsDelete() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, map[string]any{"deleted": args[0]})
 			}
-			fmt.Fprintf(e.stdout, "deleted client %s\n", args[0])
-			return nil
+			_, err := fmt.Fprintf(e.stdout, "deleted client %s\n", args[0])
+			return err
 		}),
 	}
 	jsonFlag(cmd, &asJSON)
@@ -245,8 +247,8 @@ func (e *env) clientsRotateSecret() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, map[string]any{"client_id": args[0], "client_secret": plain})
 			}
-			fmt.Fprintf(e.stdout, "client_secret: %s\n", plain)
-			return nil
+			_, err = fmt.Fprintf(e.stdout, "client_secret: %s\n", plain)
+			return err
 		}),
 	}
 	jsonFlag(cmd, &asJSON)

@@ -28,11 +28,14 @@ func (e *env) configCommand() *cobra.Command {
 					return err
 				}
 			} else if len(problems) == 0 {
-				fmt.Fprintln(e.stdout, "configuration OK")
+				if _, err := fmt.Fprintln(e.stdout, "configuration OK"); err != nil {
+					return err
+				}
 			} else {
-				fmt.Fprintf(e.stdout, "%d configuration problem(s):\n", len(problems))
+				// Write errors change nothing here: the command fails below.
+				_, _ = fmt.Fprintf(e.stdout, "%d configuration problem(s):\n", len(problems))
 				for _, p := range problems {
-					fmt.Fprintf(e.stdout, "  - %s\n", strings.ReplaceAll(p.Error(), "\n", "\n    "))
+					_, _ = fmt.Fprintf(e.stdout, "  - %s\n", strings.ReplaceAll(p.Error(), "\n", "\n    "))
 				}
 			}
 			if len(problems) > 0 {

@@ -106,7 +106,9 @@ signing.key_refresh_interval.`,
 				return printJSON(e.stdout, map[string]any{"rotated": rotated})
 			}
 			for _, k := range rotated {
-				fmt.Fprintf(e.stdout, "rotated %s: new kid %s\n", k.Alg, k.Kid)
+				if _, err := fmt.Fprintf(e.stdout, "rotated %s: new kid %s\n", k.Alg, k.Kid); err != nil {
+					return err
+				}
 			}
 			return nil
 		}),

@@ -35,11 +35,11 @@ func (e *env) migrateCommand() *cobra.Command {
 				return printJSON(e.stdout, map[string]any{"store": cfg.RedactedStore(), "applied": applied})
 			}
 			if len(applied) == 0 {
-				fmt.Fprintf(e.stdout, "%s: up to date\n", cfg.RedactedStore())
-				return nil
+				_, err = fmt.Fprintf(e.stdout, "%s: up to date\n", cfg.RedactedStore())
+				return err
 			}
-			fmt.Fprintf(e.stdout, "%s: applied migrations %v\n", cfg.RedactedStore(), applied)
-			return nil
+			_, err = fmt.Fprintf(e.stdout, "%s: applied migrations %v\n", cfg.RedactedStore(), applied)
+			return err
 		},
 	}
 	jsonFlag(cmd, &asJSON)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -51,7 +50,7 @@ func openTestStore(t *testing.T, dir string) (app.Store, *config.Config) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := app.OpenStore(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := app.OpenStore(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
@@ -37,7 +36,7 @@ func newRemoteFixture(t *testing.T, setup func(dir string)) *remoteFixture {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{})
+	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

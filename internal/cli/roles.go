@@ -190,8 +190,8 @@ func (e *env) rolesDelete() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, map[string]any{"deleted": args[0]})
 			}
-			fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
-			return nil
+			_, err = fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
+			return err
 		}),
 	}
 	jsonFlag(cmd, &asJSON)
@@ -252,8 +252,8 @@ func (e *env) printHolder(j holderJSON, label string, asJSON bool) error {
 	if asJSON {
 		return printJSON(e.stdout, j)
 	}
-	fmt.Fprintf(e.stdout, "%s %s (%s) roles: %s\n", j.Holder, label, j.ID, dash(strings.Join(j.Roles, " ")))
-	return nil
+	_, err := fmt.Fprintf(e.stdout, "%s %s (%s) roles: %s\n", j.Holder, label, j.ID, dash(strings.Join(j.Roles, " ")))
+	return err
 }
 
 func (e *env) rolesGrant() *cobra.Command {
@@ -299,7 +299,7 @@ func (e *env) rolesRevoke() *cobra.Command {
 			}
 			held := slices.Contains(who.roles, args[0])
 			if !asJSON && !held {
-				fmt.Fprintf(e.stderr, "%s %s did not hold role %s\n", who.kind, who.label, args[0])
+				_, _ = fmt.Fprintf(e.stderr, "%s %s did not hold role %s\n", who.kind, who.label, args[0]) // a note; the result follows on stdout
 			}
 			return e.printHolder(holderJSON{Role: args[0], Holder: who.kind, ID: who.id, Roles: roles, Changed: held}, who.label, asJSON)
 		}),

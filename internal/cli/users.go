@@ -48,15 +48,16 @@ func (e *env) readPassword(fromStdin bool) (string, error) {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return "", usageError{errors.New("no terminal to prompt for the password: pass it on stdin with --password-stdin")}
 	}
-	fmt.Fprint(e.stderr, "Password: ")
+	// Prompts: a failed write does not stop the terminal read.
+	_, _ = fmt.Fprint(e.stderr, "Password: ")
 	pw, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(e.stderr)
+	_, _ = fmt.Fprintln(e.stderr)
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprint(e.stderr, "Repeat password: ")
+	_, _ = fmt.Fprint(e.stderr, "Repeat password: ")
 	again, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(e.stderr)
+	_, _ = fmt.Fprintln(e.stderr)
 	if err != nil {
 		return "", err
 	}
@@ -235,8 +236,8 @@ func (e *env) usersDelete() *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, map[string]any{"deleted": u.ID})
 			}
-			fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.Username, u.ID)
-			return nil
+			_, err = fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.Username, u.ID)
+			return err
 		}),
 	}
 	jsonFlag(cmd, &asJSON)

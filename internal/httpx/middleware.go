@@ -38,7 +38,7 @@ func Wrap(h http.Handler, o Options) http.Handler {
 
 		defer func() {
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if p == http.ErrAbortHandler { //nolint:errorlint // a panic value, compared by identity as net/http does
 					panic(p)
 				}
 				o.Logger.ErrorContext(r.Context(), "panic serving request",

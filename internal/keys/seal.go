@@ -72,9 +72,9 @@ func sealAAD(kid, alg string) []byte {
 	aad := make([]byte, 0, 1+len("gatehouse signing key")+2+len(kid)+2+len(alg))
 	aad = append(aad, sealVersion)
 	aad = append(aad, "gatehouse signing key"...)
-	aad = append(aad, byte(len(kid)>>8), byte(len(kid)))
+	aad = append(aad, byte(len(kid)>>8), byte(len(kid))) //nolint:gosec // G115: 16-bit big-endian length; kids are short
 	aad = append(aad, kid...)
-	aad = append(aad, byte(len(alg)>>8), byte(len(alg)))
+	aad = append(aad, byte(len(alg)>>8), byte(len(alg))) //nolint:gosec // G115: 16-bit big-endian length; algs are short
 	aad = append(aad, alg...)
 	return aad
 }
@@ -87,7 +87,7 @@ func (s *sealer) seal(plaintext []byte, kid, alg string) []byte {
 	// crypto/rand.Read never returns an error (it aborts the program if
 	// the system's randomness fails), so there is nothing to handle.
 	_, _ = rand.Read(out[1 : 1+ns])
-	return s.aead.Seal(out, out[1:1+ns], plaintext, sealAAD(kid, alg))
+	return s.aead.Seal(out, out[1:1+ns], plaintext, sealAAD(kid, alg)) //nolint:gosec // G407: the nonce is from crypto/rand just above
 }
 
 // open decrypts a blob sealed for the key row (kid, alg). Every failure is

@@ -304,6 +304,7 @@ func (p *Pages) ConsentSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
 	case "deny":
 		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_denied", UserID: user.ID, ClientID: req.ClientID, SessionID: sess.ID})
+		//nolint:gosec // G710: req is sealed by /oauth/authorize after checking redirect_uri against the client
 		http.Redirect(w, r, authorize.ClientRedirect(p.cfg.Issuer, req, url.Values{
 			"error": {"access_denied"}, "error_description": {"the user denied the request"}}), http.StatusSeeOther)
 	default:

@@ -40,6 +40,7 @@ func (c Cookies) prefix() string {
 }
 
 func (c Cookies) cookie(name, value string, maxAge int) *http.Cookie {
+	//nolint:gosec // G124: HttpOnly, SameSite=Lax; Secure unless dev mode (http:// loopback issuer)
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: c.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }

@@ -135,11 +135,12 @@ func RedisAddr(t testing.TB) string {
 // keeps a Redis client library out of every test binary that imports this
 // package.
 func pingRedis(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, probeTimeout)
+	d := net.Dialer{Timeout: probeTimeout}
+	conn, err := d.DialContext(context.Background(), "tcp", addr) //nolint:gosec // G704: the test Redis address from the environment
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // a probe: nothing to do about a close error
 	if err := conn.SetDeadline(time.Now().Add(probeTimeout)); err != nil {
 		return err
 	}
@@ -211,7 +212,7 @@ const ChromiumEnv = "GHTEST_CHROMIUM"
 func Chromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(ChromiumEnv); p != "" {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() { //nolint:gosec // G703: the tester's own $GHTEST_CHROMIUM
 			return p
 		}
 		unavailable(t, "%s=%s is not a file; run ./scripts/test, which installs Debian's chromium", ChromiumEnv, p)

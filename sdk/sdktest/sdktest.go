@@ -95,7 +95,7 @@ func NewIssuer(t testing.TB) *Issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
+		_ = json.NewEncoder(w).Encode(map[string]any{ // a test server: a failed write fails the client
 			"issuer":                                iss.URL(),
 			"jwks_uri":                              iss.URL() + "/.well-known/jwks.json",
 			"introspection_endpoint":                iss.URL() + "/oauth/introspect",
@@ -107,7 +107,7 @@ func NewIssuer(t testing.TB) *Issuer {
 		body := iss.jwks
 		iss.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
+		_, _ = w.Write(body)
 	})
 	mux.HandleFunc("POST /oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
 		iss.mu.Lock()
@@ -117,7 +117,7 @@ func NewIssuer(t testing.TB) *Issuer {
 			ans = map[string]any{"active": false}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(ans)
+		_ = json.NewEncoder(w).Encode(ans)
 	})
 	iss.srv = httptest.NewServer(mux)
 	t.Cleanup(iss.srv.Close)

@@ -56,7 +56,7 @@ type Error struct {
 
 func newError(kind, cause error) *Error {
 	status := http.StatusBadRequest
-	if kind == ErrProvider {
+	if errors.Is(kind, ErrProvider) {
 		status = http.StatusBadGateway
 	}
 	return &Error{Status: status, Message: messages[kind], kind: kind, cause: cause}

@@ -265,6 +265,7 @@ func (c *Client) prunePending(w http.ResponseWriter, r *http.Request, now time.T
 }
 
 func (c *Client) cookie(name, value string, maxAge int) *http.Cookie {
+	//nolint:gosec // G124: HttpOnly, SameSite=Lax; Secure unless the documented InsecureCookies dev switch
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
@@ -423,5 +424,5 @@ func renderError(w http.ResponseWriter, _ *http.Request, err *Error) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(err.Status)
-	_, _ = io.WriteString(w, err.Message+"\n")
+	_, _ = io.WriteString(w, err.Message+"\n") //nolint:gosec // G705: a fixed message as text/plain with nosniff
 }

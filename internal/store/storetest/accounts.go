@@ -272,7 +272,7 @@ func testClientDelete(t *testing.T, s store.Store) {
 }
 
 func fullUser(id, username, email string) store.User {
-	return store.User{
+	return store.User{ //nolint:gosec // G101: PasswordHash is a made-up fixture
 		ID:                id,
 		Username:          username,
 		Email:             email,

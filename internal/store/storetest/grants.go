@@ -162,8 +162,11 @@ func assertNotRevoked(t *testing.T, s store.Store, jti, sid, sub string, now tim
 // jtiEntries is what revoking access tokens with these jtis and expiries
 // writes at now, without Seq.
 func jtiEntries(now time.Time, jtiExp ...any) []store.Revocation {
+	if len(jtiExp)%2 != 0 {
+		panic("jtiEntries: want (jti, expiry) pairs")
+	}
 	var out []store.Revocation
-	for i := 0; i < len(jtiExp); i += 2 {
+	for i := 0; i+1 < len(jtiExp); i += 2 {
 		out = append(out, store.Revocation{
 			Kind: store.RevokeJTI, Value: jtiExp[i].(string), ExpiresAt: jtiExp[i+1].(time.Time), CreatedAt: now,
 		})
