@@ -115,6 +115,7 @@ func (a *App) init(ctx context.Context) error {
 			return err
 		}
 		a.redis, rcfg.Mirror = m, m
+		a.ready.redis = m
 	}
 	a.revocations = revocation.New(rcfg)
 	// Load the list before serving so the first checks answer from memory.

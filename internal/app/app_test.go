@@ -474,3 +474,25 @@ func (p *toggleProxy) restore() {
 	p.down = false
 	p.mu.Unlock()
 }
+
+// With redis configured, /readyz reports it, but a Redis outage does not
+// take the node out of service: the node never reads Redis.
+func TestReadyzReportsRedis(t *testing.T) {
+	proxy := newToggleProxy(t, testsvc.RedisAddr(t))
+	cfg := testConfig(t)
+	cfg.Redis = "redis://" + proxy.addr() + "/0"
+	a := newApp(t, cfg)
+	var mu sync.Mutex
+	now := time.Now()
+	a.ready.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	if rec := get(t, a.Handler(), "/readyz"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"redis":"ok"`) {
+		t.Fatalf("redis up: %d %s", rec.Code, rec.Body)
+	}
+	proxy.cut()
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	if rec := get(t, a.Handler(), "/readyz"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"redis":"unreachable"`) {
+		t.Fatalf("redis down: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -12,14 +12,21 @@ import (
 
 // readiness answers /readyz. A load balancer may probe often, so a result is
 // reused for a short while instead of pinging the store on every probe.
+//
+// Only the store decides readiness. Redis, when configured, is reported in
+// the body but does not take the node out of service: the node reads
+// nothing from it, and resource servers that read it fail closed on their
+// own side while it is down.
 type readiness struct {
 	store interface{ Ping(context.Context) error }
+	redis interface{ Ping(context.Context) error } // nil without redis
 	log   *slog.Logger
 	now   func() time.Time
 
 	mu      sync.Mutex
 	checked time.Time
 	ok      bool
+	redisOK bool
 }
 
 const (
@@ -29,21 +36,30 @@ const (
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if rd.check(r.Context()) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-		return
+	ok, redisOK := rd.check(r.Context())
+	body := map[string]string{"status": "ready"}
+	status := http.StatusOK
+	if !ok {
+		// The cause is logged, not sent: readiness is unauthenticated.
+		w.Header().Set("Retry-After", "2")
+		body = map[string]string{"status": "unavailable", "store": "unreachable"}
+		status = http.StatusServiceUnavailable
 	}
-	// The cause is logged, not sent: readiness is unauthenticated.
-	w.Header().Set("Retry-After", "2")
-	httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "store": "unreachable"})
+	if rd.redis != nil {
+		body["redis"] = "ok"
+		if !redisOK {
+			body["redis"] = "unreachable"
+		}
+	}
+	httpx.WriteJSON(w, status, body)
 }
 
-func (rd *readiness) check(ctx context.Context) bool {
+func (rd *readiness) check(ctx context.Context) (ok, redisOK bool) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	now := rd.now()
 	if !rd.checked.IsZero() && now.Sub(rd.checked) < readyCacheFor && now.After(rd.checked) {
-		return rd.ok
+		return rd.ok, rd.redisOK
 	}
 	pctx, cancel := context.WithTimeout(ctx, readyPingTimeout)
 	defer cancel()
@@ -53,6 +69,14 @@ func (rd *readiness) check(ctx context.Context) bool {
 	} else if err == nil && !rd.ok && !rd.checked.IsZero() {
 		rd.log.InfoContext(ctx, "store reachable again: ready")
 	}
-	rd.ok, rd.checked = err == nil, now
-	return rd.ok
+	redisOK = true
+	if rd.redis != nil {
+		rerr := rd.redis.Ping(pctx)
+		redisOK = rerr == nil
+		if rerr != nil && (rd.redisOK || rd.checked.IsZero()) {
+			rd.log.WarnContext(ctx, "redis unreachable: resource servers reading revocations from it fail closed", slog.Any("error", rerr))
+		}
+	}
+	rd.ok, rd.redisOK, rd.checked = err == nil, redisOK, now
+	return rd.ok, rd.redisOK
 }
