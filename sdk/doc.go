@@ -49,9 +49,9 @@
 // a check costs no network round trip in steady state:
 //
 //   - FeedChecker follows Gatehouse's revocation feed (GET /oauth/revocations,
-//     long-polled, authenticated as a confidential client) into an
-//     in-memory set. A check is a few map lookups (about 0.1 us, no
-//     allocation). If the feed cannot be reached for FeedConfig.StaleAfter,
+//     long-polled, authenticated as a confidential client whose roles grant
+//     "revocations:read") into an in-memory set. A check is a few map
+//     lookups (about 0.1 us, no allocation). If the feed cannot be reached for FeedConfig.StaleAfter,
 //     checks of tokens it does not know to be revoked fail with
 //     ErrRevocationUnavailable.
 //   - Package redisrevocation reads the entries Gatehouse mirrors to Redis,

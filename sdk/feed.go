@@ -36,7 +36,8 @@ type FeedConfig struct {
 	Issuer string
 	// ClientID and ClientSecret are the credentials of a confidential
 	// client registered with Gatehouse (the resource server's own client,
-	// as for introspection), sent with HTTP Basic (RFC 6749 §2.3.1).
+	// as for introspection) whose roles grant "revocations:read", sent
+	// with HTTP Basic (RFC 6749 §2.3.1).
 	ClientID     string
 	ClientSecret string
 	// HTTPClient makes the requests; nil means http.DefaultClient. Each

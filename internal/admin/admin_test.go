@@ -35,7 +35,7 @@ func TestClientValidation(t *testing.T) {
 		{"confidential with none", ClientSpec{Name: "x", AuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}, "confidential clients use"},
 		{"refresh without code", ClientSpec{Name: "x", GrantTypes: []string{"client_credentials", "refresh_token"}}, "refresh_token needs"},
 		{"bad scope", ClientSpec{Name: "x", GrantTypes: []string{"client_credentials"}, Scopes: []string{"a\\b"}}, "scope"},
-		{"roles without client credentials", ClientSpec{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, Roles: []string{"admin"}}, "client roles"},
+		{"roles on a public client", ClientSpec{Name: "x", Public: true, RedirectURIs: []string{"https://a.example/cb"}, Roles: []string{"admin"}}, "public clients cannot hold roles"},
 		{"bad id", ClientSpec{ID: "has space", Name: "x", GrantTypes: []string{"client_credentials"}}, "client id"},
 		{"grace too long", ClientSpec{Name: "x", RedirectURIs: []string{"https://a.example/cb"}, RefreshGrace: time.Hour}, "grace"},
 	}

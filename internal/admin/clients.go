@@ -231,8 +231,11 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 			bad("role %q must be 1-64 characters of letters, digits, '-', '_', '.'", r)
 		}
 	}
-	if len(spec.Roles) > 0 && !slices.Contains(spec.GrantTypes, GrantClientCredentials) {
-		bad("client roles apply to client_credentials tokens only; add that grant type or drop the roles")
+	// A client's roles go into its client_credentials tokens and decide
+	// what the client itself may do (read the revocation feed): a public
+	// client proves nothing about itself, so it holds none.
+	if len(spec.Roles) > 0 && spec.Public {
+		bad("public clients cannot hold roles: they cannot authenticate")
 	}
 	if spec.RefreshGrace < 0 || spec.RefreshGrace > 5*time.Minute {
 		bad("refresh grace must be between 0 and 5m")

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
+	"github.com/gatehouse/gatehouse/sdk"
 )
 
 // adminFixture is a server with a role "admin" (*:*) and an API key
@@ -556,6 +557,9 @@ func TestPermissionsClaim(t *testing.T) {
 		}
 		_, sec := srv.createClient(t, admin.ClientSpec{ID: "ci", Name: "ci", GrantTypes: []string{"client_credentials"},
 			Audiences: []string{"https://api.example"}, Roles: []string{"deployer"}})
+		feedReader(t, srv)
+		_, rsSec := srv.createClient(t, admin.ClientSpec{ID: "rs", Name: "rs", GrantTypes: []string{"client_credentials"},
+			Roles: []string{"resource-server"}})
 		fx := &ccFixture{srv: srv, cc1: "ci", cc1Sec: sec}
 		tok := fx.ccToken(t)
 		_, claims, _ := segments(t, tok)
@@ -563,7 +567,7 @@ func TestPermissionsClaim(t *testing.T) {
 		if on && got != "[deployments:* products:read]" || !on && claims["permissions"] != nil {
 			t.Errorf("permissions_claim=%v: permissions %s", on, got)
 		}
-		c, err := sdkVerifier(t, srv, "ci", sec).Verify(t.Context(), tok)
+		c, err := sdkVerifier(t, srv, "rs", rsSec).Verify(t.Context(), tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -599,4 +603,23 @@ func TestAdminAPIKEY01(t *testing.T) {
 			t.Errorf("GET %s does not show the prefix", path)
 		}
 	}
+}
+
+// Only clients whose roles grant revocations:read may follow the
+// revocation feed: its entries name users who signed out or were disabled.
+func TestRevocationFeedNeedsItsPermission(t *testing.T) {
+	srv := startServer(t, "sqlite", nil)
+	feedReader(t, srv)
+	_, plainSec := srv.createClient(t, admin.ClientSpec{ID: "plain", Name: "plain", GrantTypes: []string{"client_credentials"}})
+	_, rsSec := srv.createClient(t, admin.ClientSpec{ID: "rs", Name: "rs", GrantTypes: []string{"client_credentials"},
+		Roles: []string{"resource-server"}})
+	if _, err := sdk.NewFeedChecker(t.Context(), sdk.FeedConfig{Issuer: srv.URL, ClientID: "plain", ClientSecret: plainSec}); err == nil ||
+		!strings.Contains(err.Error(), "403") {
+		t.Errorf("a client without revocations:read follows the feed: %v", err)
+	}
+	fc, err := sdk.NewFeedChecker(t.Context(), sdk.FeedConfig{Issuer: srv.URL, ClientID: "rs", ClientSecret: rsSec})
+	if err != nil {
+		t.Fatalf("a client with revocations:read: %v", err)
+	}
+	fc.Close()
 }

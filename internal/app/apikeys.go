@@ -8,6 +8,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/rbac"
+	"github.com/gatehouse/gatehouse/internal/revocation"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
 
@@ -57,4 +59,14 @@ func permissionsClaim(on bool, roles *rbac.Resolver) func(context.Context, []str
 		}
 		return set.Permissions(), nil
 	}
+}
+
+// feedAccess lets a client read the revocation feed when its roles grant
+// revocation.FeedPermission.
+func (a *App) feedAccess(ctx context.Context, c store.Client) (bool, error) {
+	set, err := a.roles.Expand(ctx, c.Roles)
+	if err != nil {
+		return false, err
+	}
+	return set.Allows(revocation.FeedPermission), nil
 }

@@ -43,6 +43,7 @@ type App struct {
 	revocations *revocation.List
 	clients     *token.ClientAuthenticator
 	apiKeys     *apikey.Service
+	roles       *rbac.Resolver
 	admin       *adminapi.API
 	redis       *revocation.RedisMirror
 	audit       *audit.Log
@@ -130,6 +131,7 @@ func (a *App) init(ctx context.Context) error {
 		return fmt.Errorf("API keys: %w", err)
 	}
 	roles := rbac.NewResolver(a.store, 0, a.now)
+	a.roles = roles
 	a.token = token.New(token.Config{
 		Issuer:         a.cfg.Issuer,
 		AccessTTL:      a.cfg.Tokens.AccessTTL,

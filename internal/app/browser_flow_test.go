@@ -125,9 +125,11 @@ func newBrowserFixture(t *testing.T, backend string) *browserFixture {
 		EmailVerified: true, Password: alicePassword, Roles: []string{"admin"}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	feedReader(t, srv) // "web" doubles as the client of an SDK-protected API in some tests
 	_, sec := srv.createClient(t, admin.ClientSpec{ID: "web", Name: "Web App",
 		RedirectURIs: []string{"https://app.example/cb"}, PostLogoutRedirectURIs: []string{"https://app.example/bye"},
-		GrantTypes: []string{"authorization_code", "refresh_token"}, Audiences: []string{"https://api.example"}})
+		GrantTypes: []string{"authorization_code", "refresh_token"}, Audiences: []string{"https://api.example"},
+		Roles: []string{"resource-server"}})
 	srv.createClient(t, admin.ClientSpec{ID: "spa", Name: "Single Page", Public: true,
 		RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code", "refresh_token"}})
 	ep := oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}

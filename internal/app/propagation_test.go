@@ -46,8 +46,9 @@ func TestREV01PropagationToSDK(t *testing.T) {
 	const audience = "https://products.example"
 	_, sec := nodeA.createClient(t, admin.ClientSpec{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"x"}, Audiences: []string{audience}})
+	feedReader(t, nodeA)
 	_, rsSec := nodeA.createClient(t, admin.ClientSpec{ID: "products-api", Name: "products API",
-		GrantTypes: []string{"client_credentials"}})
+		GrantTypes: []string{"client_credentials"}, Roles: []string{"resource-server"}})
 	fx := &ccFixture{srv: nodeA, cc1: "svc", cc1Sec: sec}
 
 	type instance struct {
@@ -187,5 +188,17 @@ func sdkRefuses(t *testing.T, v *sdk.Verifier, tok, what string) {
 			t.Errorf("%s: the SDK still answers %v", what, err)
 			return
 		}
+	}
+}
+
+// feedReader creates the role "resource-server", which lets a client read
+// the revocation feed. Create it before the server first expands roles
+// (role definitions are cached for a second).
+func feedReader(t *testing.T, srv *testServer) {
+	t.Helper()
+	_, err := admin.CreateRole(t.Context(), srv.App.store, "resource-server", "reads the revocation feed",
+		[]string{revocation.FeedPermission}, time.Now())
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		t.Fatal(err)
 	}
 }

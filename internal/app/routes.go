@@ -81,7 +81,7 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"POST /oauth/token", ClientAuth, a.token.Handler()},
 		{"POST /oauth/introspect", ClientAuth, a.token.IntrospectionHandler()},
 		{"POST /oauth/revoke", ClientAuth, a.token.RevocationHandler()},
-		{"GET " + revocation.FeedPath, ClientAuth, a.revocations.FeedHandler(a.clients)},
+		{"GET " + revocation.FeedPath, ClientAuth, a.revocations.FeedHandler(a.clients, a.feedAccess)},
 		{"GET " + oidc.PathUserinfo, Bearer, userinfo},
 		{"POST " + oidc.PathUserinfo, Bearer, userinfo},
 		// Browser flow: the user signs in on these pages; forms are

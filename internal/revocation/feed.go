@@ -22,7 +22,14 @@ const (
 	MaxFeedWait = 20 * time.Second
 	// feedPageSize is the most entries one answer carries.
 	feedPageSize = 1000
+	// FeedPermission is what a client's roles must grant for it to read
+	// the feed.
+	FeedPermission = "revocations:read"
 )
+
+// FeedAccess reports whether an authenticated client may read the feed;
+// an error means it cannot tell (503).
+type FeedAccess func(ctx context.Context, c store.Client) (bool, error)
 
 // ClientAuthenticator authenticates the client calling the feed (HTTP
 // Basic, RFC 6749 §2.3.1).
@@ -56,10 +63,11 @@ type feedAnswer struct {
 // send next and "more" when a full page was returned. When nothing is new
 // the request is held up to wait seconds (at most MaxFeedWait) and is
 // answered as soon as this node learns of an entry, which it does within
-// its poll interval of any node writing one. Any confidential client may
-// read the feed: the entries say no more than introspecting the tokens
-// would.
-func (l *List) FeedHandler(auth ClientAuthenticator) http.Handler {
+// its poll interval of any node writing one. Only confidential clients that
+// may (FeedPermission, through their roles) read it: the entries name
+// users who signed out, changed a password or were disabled, which is more
+// than introspection tells a client about tokens not meant for it.
+func (l *List) FeedHandler(auth ClientAuthenticator, may FeedAccess) http.Handler {
 	return httpx.Handle(l.cfg.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		caller, err := auth.Authenticate(r, oauth.Form{})
 		if err != nil {
@@ -67,6 +75,13 @@ func (l *List) FeedHandler(auth ClientAuthenticator) http.Handler {
 		}
 		if caller.Public {
 			return oauth.NewError(oauth.CodeUnauthorizedClient, "public clients cannot read the revocation feed")
+		}
+		switch ok, err := may(r.Context(), caller); {
+		case err != nil:
+			return oauth.Unavailable(err)
+		case !ok:
+			return &oauth.Error{Code: oauth.CodeUnauthorizedClient, Status: http.StatusForbidden,
+				Description: "this client may not read the revocation feed: give it a role with the " + FeedPermission + " permission"}
 		}
 		q := r.URL.Query()
 		since, err := queryInt(q.Get("since"), math.MaxInt64)

@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,9 +24,14 @@ func (basicAuth) Authenticate(r *http.Request, _ oauth.Form) (store.Client, erro
 		return store.Client{ID: "rs"}, nil
 	case ok && id == "spa":
 		return store.Client{ID: "spa", Public: true}, nil
+	case ok && id == "other" && pw == "pw":
+		return store.Client{ID: "other"}, nil
 	}
 	return store.Client{}, &oauth.Error{Code: oauth.CodeInvalidClient, Status: http.StatusUnauthorized}
 }
+
+// allowRS lets "rs" read the feed, and nobody else.
+func allowRS(_ context.Context, c store.Client) (bool, error) { return c.ID == "rs", nil }
 
 type feedResult struct {
 	code int
@@ -57,7 +63,7 @@ func getFeed(t *testing.T, h http.Handler, query, user string) feedResult {
 func TestFeedRequests(t *testing.T) {
 	st := openStore(t)
 	l := New(Config{Store: st})
-	h := l.FeedHandler(basicAuth{})
+	h := l.FeedHandler(basicAuth{}, allowRS)
 	for _, tc := range []struct {
 		name, query, user string
 		code              int
@@ -65,6 +71,7 @@ func TestFeedRequests(t *testing.T) {
 	}{
 		{"no client", "", "", 401, "invalid_client"},
 		{"public client", "", "spa", 400, "unauthorized_client"},
+		{"client without the permission", "", "other", 403, "unauthorized_client"},
 		{"bad cursor", "?since=abc", "rs", 400, "invalid_request"},
 		{"negative cursor", "?since=-1", "rs", 400, "invalid_request"},
 		{"huge cursor", "?since=99999999999999999999", "rs", 400, "invalid_request"},
@@ -85,7 +92,7 @@ func TestFeedRequests(t *testing.T) {
 func TestFeedPages(t *testing.T) {
 	st := openStore(t)
 	l := New(Config{Store: st})
-	h := l.FeedHandler(basicAuth{})
+	h := l.FeedHandler(basicAuth{}, allowRS)
 	now := time.Now()
 	var rs []store.Revocation
 	for i := range feedPageSize + 1 {
@@ -125,7 +132,7 @@ func TestFeedLongPollWakes(t *testing.T) {
 	nodeA := New(Config{Store: st, PollInterval: 20 * time.Millisecond})
 	nodeB := New(Config{Store: st})
 	go nodeA.Run(t.Context())
-	h := nodeA.FeedHandler(basicAuth{})
+	h := nodeA.FeedHandler(basicAuth{}, allowRS)
 	cursor := getFeed(t, h, "", "rs").ans.Cursor
 
 	for _, tc := range []struct {
@@ -153,7 +160,7 @@ func TestFeedLongPollWakes(t *testing.T) {
 func TestFeedStoreOutageIs503(t *testing.T) {
 	st := openStore(t)
 	l := New(Config{Store: st})
-	h := l.FeedHandler(basicAuth{})
+	h := l.FeedHandler(basicAuth{}, allowRS)
 	st.Close()
 	if res := getFeed(t, h, "", "rs"); res.code != http.StatusServiceUnavailable || res.err != "temporarily_unavailable" {
 		t.Errorf("store down: %d %q", res.code, res.err)
