@@ -45,7 +45,7 @@ func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials")
 	fs.StringSliceVar(&f.spec.Scopes, "scopes", nil, "scopes the client may request")
 	fs.StringSliceVar(&f.spec.Audiences, "audience", nil, "audience (API identifier) the client may get tokens for (repeatable)")
-	fs.StringSliceVar(&f.spec.Roles, "roles", nil, "roles of client_credentials tokens")
+	fs.StringSliceVar(&f.spec.Roles, "roles", nil, "roles of the client: in its client_credentials tokens, and for what it may do itself (resource-server: read the revocation feed)")
 	fs.BoolVar(&f.spec.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	fs.DurationVar(&f.grace, "refresh-grace", 0, "how long a rotated refresh token may be replayed (lost response), e.g. 10s")
 }

@@ -35,7 +35,8 @@ type Client struct {
 	Scopes []string
 	// Audiences the client may request tokens for ("aud" of access tokens).
 	Audiences []string
-	// Roles carried by client_credentials tokens.
+	// Roles carried by client_credentials tokens, which also decide what
+	// the client itself may do (read the revocation feed).
 	Roles []string
 	// SkipConsent marks first-party clients whose users are not asked.
 	SkipConsent bool
