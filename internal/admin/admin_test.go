@@ -157,3 +157,18 @@ func TestClientIDsStayApartFromOtherSubjects(t *testing.T) {
 		}
 	}
 }
+
+// A role taken away also covers a token signed in the next second from
+// roles read just before the change.
+func TestRevokeSubjectTokensCoversTheNextSecond(t *testing.T) {
+	st := openStore(t)
+	now := time.Date(2026, 11, 29, 10, 0, 0, 900_000_000, time.UTC)
+	revs, err := RevokeSubjectTokens(t.Context(), st, "u1", now, 15*time.Minute)
+	if err != nil || len(revs) != 1 {
+		t.Fatal(revs, err)
+	}
+	iatNextSecond := now.Truncate(time.Second).Add(time.Second)
+	if !iatNextSecond.Before(revs[0].NotBefore) {
+		t.Errorf("not-before %v does not cover a token issued at %v", revs[0].NotBefore, iatNextSecond)
+	}
+}

@@ -129,8 +129,14 @@ func updateRoles(ctx context.Context, st RoleStore, holder, id string, now time.
 // client): every access token issued to it until now is refused by every
 // node and SDK that follows the list. accessTTL bounds how long the entry
 // must be kept. It returns the entries written.
+//
+// The not-before is one second later than revocation.SubjectNotBefore: a
+// token request that read the holder's roles just before this change may
+// sign its token up to a moment after it, and such a token, which names the
+// role taken away, must be covered too. A token issued in the second that
+// follows is refused once; its client asks again.
 func RevokeSubjectTokens(ctx context.Context, st RevocationWriter, id string, now time.Time, accessTTL time.Duration) ([]store.Revocation, error) {
-	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now),
+	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now.Add(time.Second)),
 		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
 	return st.AddRevocations(ctx, []store.Revocation{sub}, now)
 }
