@@ -623,3 +623,62 @@ func TestRevocationFeedNeedsItsPermission(t *testing.T) {
 	}
 	fc.Close()
 }
+
+// Bad input to the admin API gets a 4xx with an error code, never a 5xx.
+// (Taking away a role not held, and ending a session that is gone, are
+// idempotent successes, not errors.)
+func TestAdminAPIBadInputNeverFails(t *testing.T) {
+	f := newAdminFixture(t, startServer(t, "sqlite", nil))
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	if _, err := admin.CreateUser(t.Context(), f.srv.App.store, h, admin.UserSpec{Username: "ada", Password: "correct horse battery"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.createClient(t, admin.ClientSpec{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"}})
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/users", map[string]any{"username": "bob", "password": "short"}},
+		{"POST", "/users", map[string]any{"username": "", "password": "correct horse battery"}},
+		{"POST", "/users", map[string]any{"username": "ada", "password": "correct horse battery"}},
+		{"POST", "/users", map[string]any{"username": "x", "password": 12}},
+		{"POST", "/users", "not an object"},
+		{"POST", "/users", nil},
+		{"PUT", "/users/ada/password", map[string]any{"password": "short"}},
+		{"PUT", "/users/ada/password", map[string]any{"password": strings.Repeat("x", 200)}},
+		{"PUT", "/users/nobody/password", map[string]any{"password": "correct horse battery"}},
+		{"PATCH", "/users/nobody", map[string]any{"disabled": true}},
+		{"DELETE", "/users/nobody", nil},
+		{"POST", "/users/ada/roles", map[string]any{"role": ""}},
+		{"GET", "/users/nobody/sessions", nil},
+		{"POST", "/clients", map[string]any{"name": ""}},
+		{"POST", "/clients", map[string]any{"name": "x", "grant_types": []string{"password"}}},
+		{"POST", "/clients", map[string]any{"name": "x", "redirect_uris": []string{"javascript:alert(1)"}}},
+		{"POST", "/clients", map[string]any{"client_id": "svc", "name": "dup", "grant_types": []string{"client_credentials"}}},
+		{"POST", "/clients", map[string]any{"name": "x", "grant_types": []string{"client_credentials"}, "refresh_grace_seconds": -5}},
+		{"PATCH", "/clients/svc", map[string]any{"token_endpoint_auth_method": "private_key_jwt"}},
+		{"PATCH", "/clients/nope", map[string]any{"name": "x"}},
+		{"POST", "/clients/nope/secret", nil},
+		{"DELETE", "/clients/nope", nil},
+		{"POST", "/roles", map[string]any{"name": "Bad Name!", "permissions": []string{"a:b"}}},
+		{"POST", "/roles", map[string]any{"name": "r", "permissions": []string{"a"}}},
+		{"PUT", "/roles/nope", map[string]any{"permissions": []string{"a:b"}}},
+		{"PUT", "/roles/admin", map[string]any{}},
+		{"DELETE", "/roles/nope", nil},
+		{"POST", "/apikeys", map[string]any{"name": ""}},
+		{"POST", "/apikeys", map[string]any{"name": "x", "roles": []string{"nope"}}},
+		{"POST", "/apikeys", map[string]any{"name": "x", "scopes": []string{"bad scope"}}},
+		{"POST", "/apikeys", map[string]any{"name": "x", "expires_in_seconds": -1}},
+		{"GET", "/apikeys/nope", nil},
+		{"DELETE", "/apikeys/nope", nil},
+		{"POST", "/apikeys/nope/rotate", map[string]any{"overlap_seconds": 5}},
+		{"POST", "/keys/rotate", map[string]any{"alg": "none"}},
+		{"GET", "/audit?limit=0", nil},
+		{"GET", "/audit?before=x", nil},
+	} {
+		status, body := f.call(t, tc.method, adminapi.Prefix+tc.path, f.rootKey, tc.body)
+		if status < 400 || status >= 500 || field(body, "error") == "" {
+			t.Errorf("%s %s %v: %d %s", tc.method, tc.path, tc.body, status, f.lastBody)
+		}
+	}
+}
