@@ -80,20 +80,41 @@ func (c *Claims) clone() *Claims {
 // rawClaims is the wire form. Strings decode strictly (a number where a
 // string belongs is an error); times and aud are decoded by hand.
 type rawClaims struct {
-	Iss      *string         `json:"iss"`
-	Sub      string          `json:"sub"`
-	Aud      json.RawMessage `json:"aud"`
-	Exp      json.RawMessage `json:"exp"`
-	Iat      json.RawMessage `json:"iat"`
-	Nbf      json.RawMessage `json:"nbf"`
-	Jti      string          `json:"jti"`
-	ClientID string          `json:"client_id"`
-	Scope    string          `json:"scope"`
-	Roles    []string        `json:"roles"`
-	Perms    []string        `json:"permissions"`
-	SID      string          `json:"sid"`
-	Email    string          `json:"email"`
-	AuthTime json.RawMessage `json:"auth_time"`
+	Iss      *string     `json:"iss"`
+	Sub      string      `json:"sub"`
+	Aud      audience    `json:"aud"`
+	Exp      numericDate `json:"exp"`
+	Iat      numericDate `json:"iat"`
+	Nbf      numericDate `json:"nbf"`
+	Jti      string      `json:"jti"`
+	ClientID string      `json:"client_id"`
+	Scope    string      `json:"scope"`
+	Roles    []string    `json:"roles"`
+	Perms    []string    `json:"permissions"`
+	SID      string      `json:"sid"`
+	Email    string      `json:"email"`
+	AuthTime numericDate `json:"auth_time"`
+}
+
+// audience and numericDate decode in place, during the one pass over the
+// claims, instead of being copied out as raw JSON and decoded again.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	v, err := parseAudience(b)
+	*a = v
+	return err
+}
+
+type numericDate time.Time
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	t, err := parseNumericDate(b)
+	if err != nil {
+		return fmt.Errorf("not a NumericDate: %w", err)
+	}
+	*d = numericDate(t)
+	return nil
 }
 
 // maxNumericDate is 9999-12-31T23:59:59Z; larger values are not dates.
@@ -122,29 +143,14 @@ func parseClaims(payload []byte) (*Claims, error) {
 	if r.Iss != nil {
 		c.Issuer = *r.Iss
 	}
-	var err error
-	if c.Audience, err = parseAudience(r.Aud); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		dst  *time.Time
-	}{
-		{"exp", r.Exp, &c.ExpiresAt},
-		{"iat", r.Iat, &c.IssuedAt},
-		{"nbf", r.Nbf, &c.NotBefore},
-		{"auth_time", r.AuthTime, &c.AuthTime},
-	} {
-		if *f.dst, err = parseNumericDate(f.raw); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, f.name, err)
-		}
-	}
+	c.Audience = r.Aud
+	c.ExpiresAt, c.IssuedAt = time.Time(r.Exp), time.Time(r.Iat)
+	c.NotBefore, c.AuthTime = time.Time(r.Nbf), time.Time(r.AuthTime)
 	return c, nil
 }
 
 // parseAudience accepts a string or an array of strings (RFC 7519 §4.1.3).
-func parseAudience(raw json.RawMessage) ([]string, error) {
+func parseAudience(raw []byte) ([]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -165,7 +171,7 @@ func parseAudience(raw json.RawMessage) ([]string, error) {
 // parseNumericDate accepts a JSON number of seconds since the epoch between
 // 0 and year 9999 (RFC 7519 §2 NumericDate). Absent or null is the zero
 // time; strings, arrays, negative and huge values are errors.
-func parseNumericDate(raw json.RawMessage) (time.Time, error) {
+func parseNumericDate(raw []byte) (time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, nil
 	}
