@@ -133,38 +133,12 @@ func checkNoKeyMaterial(t *testing.T, st store.Store, driver, dsn string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	rows, err := db.QueryContext(ctx, `SELECT * FROM api_keys`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rows.Close() }()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, prefixesSeen := 0, 0
-	for rows.Next() {
-		n++
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			var b []byte
-			switch v := v.(type) {
-			case []byte:
-				b = v
-			case string:
-				b = []byte(v)
-			default:
-				b = fmt.Append(nil, v)
-			}
+	cols, rows := testsvc.RawCells(t, db, `SELECT * FROM api_keys`)
+	n, prefixesSeen := len(rows), 0
+	for r, row := range rows {
+		for i, b := range row {
 			if name, ok := find(b); ok {
-				t.Errorf("row %d column %s holds %s", n, cols[i], name)
+				t.Errorf("row %d column %s holds %s", r+1, cols[i], name)
 			}
 			if cols[i] == "prefix" {
 				for _, p := range plains {
@@ -174,9 +148,6 @@ func checkNoKeyMaterial(t *testing.T, st store.Store, driver, dsn string) {
 				}
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if n != len(plains) || prefixesSeen != len(plains) {
 		t.Fatalf("read %d rows raw with %d known prefixes, want %d of each", n, prefixesSeen, len(plains))

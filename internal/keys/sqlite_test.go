@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, for the raw read
 
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 // TestNoPlaintextPrivateKeyInKeyTable stores keys of every algorithm through
@@ -109,43 +110,14 @@ func TestNoPlaintextPrivateKeyInKeyTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	rows, err := db.QueryContext(ctx, `SELECT * FROM signing_keys`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rows.Close() }()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for rows.Next() {
-		n++
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			var b []byte
-			switch v := v.(type) {
-			case []byte:
-				b = v
-			case string:
-				b = []byte(v)
-			default:
-				b = fmt.Append(nil, v)
-			}
+	cols, rows := testsvc.RawCells(t, db, `SELECT * FROM signing_keys`)
+	n := len(rows)
+	for r, row := range rows {
+		for i, b := range row {
 			if name, ok := find(b); ok {
-				t.Errorf("row %d column %s holds %s", n, cols[i], name)
+				t.Errorf("row %d column %s holds %s", r+1, cols[i], name)
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if n != len(stored) {
 		t.Fatalf("read %d rows raw, want %d", n, len(stored))

@@ -240,3 +240,45 @@ func SQLite(t testing.TB) *sqlite.Store {
 	}
 	return st
 }
+
+// RawCells runs query on db and returns the column names and every cell of
+// every row as bytes (strings and numbers as their text), for tests that
+// read a table straight from the database, below the store, to prove what
+// it does not hold.
+func RawCells(t testing.TB, db *sql.DB, query string) (cols []string, rows [][][]byte) {
+	t.Helper()
+	rs, err := db.QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatalf("testsvc: %s: %v", query, err)
+	}
+	defer func() { _ = rs.Close() }()
+	if cols, err = rs.Columns(); err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([][]byte, len(cols))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case []byte:
+				row[i] = v
+			case string:
+				row[i] = []byte(v)
+			default:
+				row[i] = fmt.Append(nil, v)
+			}
+		}
+		rows = append(rows, row)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols, rows
+}
