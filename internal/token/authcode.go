@@ -81,20 +81,12 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 	// resource: the client's registered audiences (or itself) apply, as
 	// for client_credentials. Audiences taken from the client since the
 	// code was issued are dropped.
-	base, err := grantAudiences(ac.Audiences, c)
+	base, aud, err := tokenAudiences(f, ac.Audiences, c)
 	if err != nil {
 		return nil, err
 	}
-	aud, err := narrowAudiences(f, base)
-	if err != nil {
-		return nil, err
-	}
-	perms, err := g.minter.permissionsOf(ctx, u.Roles)
-	if err != nil {
-		return nil, err
-	}
-	at, resp, err := g.minter.forUser(userGrant{Client: c, User: u, Scopes: ac.Scopes, Audiences: aud,
-		SID: ac.SessionID, AuthTime: ac.AuthTime, Nonce: ac.Nonce, Permissions: perms})
+	at, resp, err := g.minter.forUser(ctx, userGrant{Client: c, User: u, Scopes: ac.Scopes, Audiences: aud,
+		SID: ac.SessionID, AuthTime: ac.AuthTime, Nonce: ac.Nonce})
 	if err != nil {
 		return nil, err
 	}

@@ -127,17 +127,23 @@ type userGrant struct {
 	// Nonce is echoed in the id_token (code grant only: OIDC Core §12.2
 	// leaves it out of refreshed id_tokens).
 	Nonce string
-	// Permissions of the user's roles, when the claim is on.
-	Permissions []string
 }
 
 // forUser signs the access token and, with the "openid" scope, the
 // id_token of a user grant, and returns the response without its refresh
 // token. Both are signed before the store transaction that records them,
 // so the transaction holds its locks only for the writes.
-func (m *Minter) forUser(g userGrant) (Minted, *Response, error) {
+//
+// The user's roles, and their permissions when that claim is on, are the
+// ones read now, not copied from the grant (RBAC-05): a role change
+// reaches the user's tokens at the next refresh.
+func (m *Minter) forUser(ctx context.Context, g userGrant) (Minted, *Response, error) {
+	perms, err := m.permissionsOf(ctx, g.User.Roles)
+	if err != nil {
+		return Minted{}, nil, err
+	}
 	a := Access{Subject: g.User.ID, ClientID: g.Client.ID, Audiences: g.Audiences, Scopes: g.Scopes,
-		Roles: g.User.Roles, Permissions: g.Permissions, SID: g.SID, AuthTime: g.AuthTime}
+		Roles: g.User.Roles, Permissions: perms, SID: g.SID, AuthTime: g.AuthTime}
 	if slices.Contains(g.Scopes, ScopeEmail) {
 		a.Email = g.User.Email
 	}

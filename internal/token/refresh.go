@@ -59,22 +59,12 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 	if err != nil {
 		return nil, err
 	}
-	base, err := grantAudiences(gr.Audiences, c)
+	_, aud, err := tokenAudiences(f, gr.Audiences, c)
 	if err != nil {
 		return nil, err
 	}
-	aud, err := narrowAudiences(f, base)
-	if err != nil {
-		return nil, err
-	}
-	// RBAC-05: roles are read now, not copied from the grant, so a role
-	// change reaches the user's tokens at the next refresh.
-	perms, err := g.minter.permissionsOf(ctx, u.Roles)
-	if err != nil {
-		return nil, err
-	}
-	at, resp, err := g.minter.forUser(userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud,
-		SID: gr.SessionID, AuthTime: gr.AuthTime, Permissions: perms})
+	at, resp, err := g.minter.forUser(ctx, userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud,
+		SID: gr.SessionID, AuthTime: gr.AuthTime})
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +147,19 @@ func refreshScopes(f oauth.Form, granted, allowed []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// tokenAudiences returns what a grant (or code) may still issue tokens for
+// (base: see grantAudiences) and, within it, what this request's RFC 8707
+// resource parameters ask for (aud).
+func tokenAudiences(f oauth.Form, granted []string, c store.Client) (base, aud []string, err error) {
+	if base, err = grantAudiences(granted, c); err != nil {
+		return nil, nil, err
+	}
+	if aud, err = narrowAudiences(f, base); err != nil {
+		return nil, nil, err
+	}
+	return base, aud, nil
 }
 
 // grantAudiences is what a grant's tokens may be for now: the audiences it
