@@ -51,6 +51,7 @@ func (a *App) initBrowserFlow(masterKey []byte) error {
 		Hasher:           login.NewHasher(login.OWASPParams(), 0),
 		Pages:            a.pages,
 		Sealer:           sealer,
+		Authorize:        a.authorize,
 		Revocations:      a.revocations,
 		Auditor:          a.audit,
 		VerifyHint:       a.verifyIDTokenHint,

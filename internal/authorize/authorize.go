@@ -96,7 +96,23 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, r, req, err)
 		return
 	}
-	if err := e.continueFlow(w, r, req, c); err != nil {
+	if err := e.continueFlow(w, r, req, c, ""); err != nil {
+		e.fail(w, r, req, err)
+	}
+}
+
+// Approve finishes req after the user of session sid allowed it on the
+// consent page: it checks the client again and answers this same request
+// with the code (or with whatever the flow still needs, such as signing in
+// again). The approval is never handed back to the browser to carry to the
+// endpoint, so there is nothing another user could open, and nothing to
+// replay; the consent page makes sure each request is answered once.
+func (e *Endpoint) Approve(w http.ResponseWriter, r *http.Request, req Request, sid string) {
+	c, err := e.recheck(r.Context(), req)
+	if err == nil {
+		err = e.continueFlow(w, r, req, c, sid)
+	}
+	if err != nil {
 		e.fail(w, r, req, err)
 	}
 }
@@ -121,15 +137,24 @@ func (e *Endpoint) resume(ctx context.Context, blob string) (Request, store.Clie
 	if err != nil {
 		return Request{}, store.Client{}, &pageError{oauth.CodeInvalidRequest, "This sign-in request has expired. Please start again from the application."}
 	}
-	// The client may have changed since: re-check what the redirect relies on.
-	c, err := e.client(ctx, req.ClientID)
+	c, err := e.recheck(ctx, req)
 	if err != nil {
 		return Request{}, store.Client{}, err
 	}
-	if !oauth.MatchRedirectURI(c.RedirectURIs, req.RedirectURI) {
-		return Request{}, store.Client{}, &pageError{oauth.CodeInvalidRequest, "The redirect URI is not registered for this application."}
-	}
 	return req, c, nil
+}
+
+// recheck loads the client of a request validated earlier: it may have
+// changed since, so what the redirect relies on is checked again.
+func (e *Endpoint) recheck(ctx context.Context, req Request) (store.Client, error) {
+	c, err := e.client(ctx, req.ClientID)
+	if err != nil {
+		return store.Client{}, err
+	}
+	if !oauth.MatchRedirectURI(c.RedirectURIs, req.RedirectURI) {
+		return store.Client{}, &pageError{oauth.CodeInvalidRequest, "The redirect URI is not registered for this application."}
+	}
+	return c, nil
 }
 
 func (e *Endpoint) client(ctx context.Context, id string) (store.Client, error) {
@@ -165,7 +190,7 @@ func (e *Endpoint) parse(ctx context.Context, v url.Values) (Request, store.Clie
 	case !oauth.MatchRedirectURI(c.RedirectURIs, redirect):
 		return Request{}, c, &pageError{oauth.CodeInvalidRequest, "The redirect URI is not registered for this application."}
 	}
-	req := Request{ClientID: c.ID, RedirectURI: redirect, State: single(v, "state"), MaxAge: -1}
+	req := Request{ID: secret.ID(), ClientID: c.ID, RedirectURI: redirect, State: single(v, "state"), MaxAge: -1}
 
 	// From here on, errors are redirected with state (RFC 6749 §4.1.2.1).
 	if _, err := oauth.FormFromValues(v, "resource"); err != nil {
@@ -296,8 +321,9 @@ func prompt(p string) ([]string, error) {
 }
 
 // continueFlow sends the browser to sign in or consent as needed, then
-// issues the code.
-func (e *Endpoint) continueFlow(w http.ResponseWriter, r *http.Request, req Request, c store.Client) error {
+// issues the code. approvedBy is the session that has just allowed req on
+// the consent page ("" if none): it counts only for that same session.
+func (e *Endpoint) continueFlow(w http.ResponseWriter, r *http.Request, req Request, c store.Client, approvedBy string) error {
 	now := e.cfg.Now()
 	sess, user, ok, err := e.cfg.Sessions.Current(r)
 	if err != nil {
@@ -311,12 +337,14 @@ func (e *Endpoint) continueFlow(w http.ResponseWriter, r *http.Request, req Requ
 		if req.HasPrompt("none") {
 			return oauth.NewError(oauth.CodeLoginRequired, "the user is not signed in")
 		}
-		req.LoginSID = ""
+		// A new ID: the consent page answers each ID once, and after
+		// signing in (again) the user must be able to answer afresh.
+		req.LoginSID, req.ID = "", secret.ID()
 		e.redirectTo(w, r, LoginPath, req)
 		return nil
 	}
 
-	if !c.SkipConsent && !req.ConsentGiven {
+	if approved := approvedBy != "" && approvedBy == sess.ID; !c.SkipConsent && !approved {
 		granted, err := e.consented(r.Context(), user.ID, c.ID, req.Scopes)
 		if err != nil {
 			return oauth.Unavailable(err)

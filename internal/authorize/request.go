@@ -31,11 +31,13 @@ type Request struct {
 	LoginHint string `json:"lh,omitempty"`
 	// Issued bounds how long the user may take.
 	Issued int64 `json:"i"`
+	// ID names this request among all others: the consent page answers
+	// each request once (see Endpoint.Approve), and its form token is
+	// bound to it.
+	ID string `json:"id"`
 	// LoginSID is set by the login page: the session created by signing in
 	// during this request, which satisfies prompt=login and max_age.
 	LoginSID string `json:"ls,omitempty"`
-	// ConsentGiven is set by the consent page after the user allowed.
-	ConsentGiven bool `json:"cg,omitempty"`
 }
 
 // Kinds of sealed requests.
@@ -95,6 +97,12 @@ func (s *Sealer) Seal(r Request) string {
 	nonce := make([]byte, s.aead.NonceSize())
 	_, _ = rand.Read(nonce)
 	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, sealAD))
+}
+
+// Expires returns when a sealed r stops opening: nothing about it needs
+// remembering after that.
+func (s *Sealer) Expires(r Request) time.Time {
+	return time.Unix(r.Issued, 0).Add(s.maxAge)
 }
 
 // maxSealed bounds what Open decodes.

@@ -32,7 +32,12 @@ func NewCSRF(key []byte, cookies Cookies, issuer string) *CSRF {
 
 // Token returns the form token for this browser, setting the cookie first
 // if the browser has none.
-func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) string {
+func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) string { return c.TokenFor(w, r, "") }
+
+// TokenFor is Token bound to one form: a token for one binding (a pending
+// request and the session shown it) does not check for any other, so a
+// token taken from one page cannot approve another page's request.
+func (c *CSRF) TokenFor(w http.ResponseWriter, r *http.Request, binding string) string {
 	ck, err := r.Cookie(c.cookies.CSRFName())
 	v := ""
 	if err == nil && len(ck.Value) == 43 {
@@ -41,12 +46,16 @@ func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) string {
 		v = secret.Token()
 		http.SetCookie(w, c.cookies.cookie(c.cookies.CSRFName(), v, 0))
 	}
-	return c.sign(v)
+	return c.sign(v, binding)
 }
 
-func (c *CSRF) sign(v string) string {
+func (c *CSRF) sign(v, binding string) string {
 	m := hmac.New(sha256.New, c.key)
 	m.Write([]byte("csrf:" + v))
+	if binding != "" {
+		m.Write([]byte{0})
+		m.Write([]byte(binding))
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -55,7 +64,10 @@ func (c *CSRF) sign(v string) string {
 // "Origin: null" for form posts from pages with Referrer-Policy no-referrer
 // (Fetch §3.2.5), as ours are, so "null" carries no information and only
 // the token decides.
-func (c *CSRF) Check(r *http.Request) bool {
+func (c *CSRF) Check(r *http.Request) bool { return c.CheckFor(r, "") }
+
+// CheckFor is Check for a token made by TokenFor with binding.
+func (c *CSRF) CheckFor(r *http.Request, binding string) bool {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != c.origin {
 		return false
 	}
@@ -63,6 +75,6 @@ func (c *CSRF) Check(r *http.Request) bool {
 	if err != nil || len(ck.Value) != 43 {
 		return false
 	}
-	want := c.sign(ck.Value)
+	want := c.sign(ck.Value, binding)
 	return hmac.Equal([]byte(want), []byte(r.PostFormValue("csrf_token")))
 }

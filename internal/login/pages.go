@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authorize"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/web"
@@ -26,6 +27,7 @@ type Store interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error)
 	SaveConsent(ctx context.Context, c store.Consent) error
+	UseOnce(ctx context.Context, key []byte, expiresAt, now time.Time) error
 	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]store.Revocation, error)
 }
 
@@ -37,6 +39,12 @@ type Auditor interface {
 // Revocations receives revocations already written by the store.
 type Revocations interface {
 	Apply(rs []store.Revocation)
+}
+
+// Approver finishes an authorization request the user allowed
+// (authorize.Endpoint).
+type Approver interface {
+	Approve(w http.ResponseWriter, r *http.Request, req authorize.Request, sid string)
 }
 
 // IDTokenHint verifies an id_token_hint we issued and returns its
@@ -52,6 +60,7 @@ type Config struct {
 	Hasher      *Hasher
 	Pages       *web.Pages
 	Sealer      *authorize.Sealer
+	Authorize   Approver
 	Revocations Revocations
 	Auditor     Auditor
 	VerifyHint  IDTokenHint
@@ -238,7 +247,7 @@ func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, user, signedIn, err := p.cfg.Sessions.Current(r)
+	sess, user, signedIn, err := p.cfg.Sessions.Current(r)
 	if err != nil {
 		p.unavailable(w, r, err)
 		return
@@ -253,24 +262,26 @@ func (p *Pages) ConsentForm(w http.ResponseWriter, r *http.Request) {
 		items = append(items, web.ScopeItem{Name: s, Description: scopeDescription(s)})
 	}
 	p.render(r, p.cfg.Pages.Consent(w, http.StatusOK, web.ConsentPage{
-		Action: authorize.ConsentPath, CSRFToken: p.cfg.CSRF.Token(w, r), Request: blob,
+		Action: authorize.ConsentPath, CSRFToken: p.cfg.CSRF.TokenFor(w, r, consentBinding(req, sess)), Request: blob,
 		ClientName: p.clientName(r.Context(), req.ClientID), UserName: user.Username, Scopes: items,
 	}))
 }
 
-// ConsentSubmit serves POST /consent: approval only by POST with a valid
-// CSRF token.
+// consentBinding ties a consent form to the request it shows and the
+// session it was shown to: its token approves nothing else, and nothing
+// after the browser signs in as someone else.
+func consentBinding(req authorize.Request, sess store.Session) string {
+	return "consent\x00" + req.ID + "\x00" + sess.ID
+}
+
+// ConsentSubmit serves POST /consent: approval only by POST with a CSRF
+// token bound to the request and the session that saw the page, and only
+// once per request. Allow is answered with the code itself (through
+// Approver), never with a link back to the endpoint that another user
+// could open or the same user replay.
 func (p *Pages) ConsentSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
-		return
-	}
-	if !p.cfg.CSRF.Check(r) {
-		p.errorPage(w, r, http.StatusForbidden, "Request refused", "The form has expired or did not come from this site. Please go back and try again.")
-		return
-	}
-	req, ok := p.openRequest(w, r, r.PostForm.Get("request"))
-	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -279,37 +290,54 @@ func (p *Pages) ConsentSubmit(w http.ResponseWriter, r *http.Request) {
 		p.unavailable(w, r, err)
 		return
 	}
+	// The token is bound to the request, so a form whose request does not
+	// open cannot carry a valid one either.
+	req, err := p.cfg.Sealer.Open(r.PostForm.Get("request"), authorize.KindAuthorize)
+	if err != nil || !p.cfg.CSRF.CheckFor(r, consentBinding(req, sess)) {
+		p.errorPage(w, r, http.StatusForbidden, "Request refused", "The form has expired or did not come from this site. Please go back and try again.")
+		return
+	}
 	if !signedIn {
 		p.errorPage(w, r, http.StatusUnauthorized, "Signed out", "You are no longer signed in. Please start again from the application.")
 		return
 	}
-	switch r.PostForm.Get("decision") {
-	case "allow":
-		scopes := req.Scopes
-		if old, err := p.cfg.Store.GetConsent(ctx, user.ID, req.ClientID); err == nil {
-			for _, s := range old.Scopes {
-				if !slices.Contains(scopes, s) {
-					scopes = append(scopes, s)
-				}
-			}
-		}
-		err := p.cfg.Store.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.ClientID, Scopes: scopes, CreatedAt: p.cfg.Now()})
-		if err != nil {
-			p.unavailable(w, r, err)
-			return
-		}
-		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_granted", UserID: user.ID, ClientID: req.ClientID,
-			SessionID: sess.ID, Details: map[string]string{"scope": strings.Join(req.Scopes, " ")}})
-		req.ConsentGiven = true
-		http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
-	case "deny":
+	decision := r.PostForm.Get("decision")
+	if decision != "allow" && decision != "deny" {
+		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "Please choose Allow or Deny.")
+		return
+	}
+	now := p.cfg.Now()
+	switch err := p.cfg.Store.UseOnce(ctx, secret.Hash("consent:"+req.ID), p.cfg.Sealer.Expires(req), now); {
+	case errors.Is(err, store.ErrConflict):
+		p.errorPage(w, r, http.StatusBadRequest, "Already answered",
+			"This request has already been answered. Please start again from the application.")
+		return
+	case err != nil:
+		p.unavailable(w, r, err)
+		return
+	}
+	if decision == "deny" {
 		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_denied", UserID: user.ID, ClientID: req.ClientID, SessionID: sess.ID})
 		//nolint:gosec // G710: req is sealed by /oauth/authorize after checking redirect_uri against the client
 		http.Redirect(w, r, authorize.ClientRedirect(p.cfg.Issuer, req, url.Values{
 			"error": {"access_denied"}, "error_description": {"the user denied the request"}}), http.StatusSeeOther)
-	default:
-		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "Please choose Allow or Deny.")
+		return
 	}
+	scopes := req.Scopes
+	if old, err := p.cfg.Store.GetConsent(ctx, user.ID, req.ClientID); err == nil {
+		for _, s := range old.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	if err := p.cfg.Store.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.ClientID, Scopes: scopes, CreatedAt: now}); err != nil {
+		p.unavailable(w, r, err)
+		return
+	}
+	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_granted", UserID: user.ID, ClientID: req.ClientID,
+		SessionID: sess.ID, Details: map[string]string{"scope": strings.Join(req.Scopes, " ")}})
+	p.cfg.Authorize.Approve(w, r, req, sess.ID)
 }
 
 func clientIP(r *http.Request) string {

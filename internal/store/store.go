@@ -89,6 +89,7 @@ type Store interface {
 	Grants
 	Roles
 	APIKeys
+	OneTimeUses
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, grantTests...)
 	tests = append(tests, revocationTests...)
 	tests = append(tests, rbacTests...)
+	tests = append(tests, oneTimeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
