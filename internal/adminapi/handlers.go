@@ -882,6 +882,8 @@ func (a *API) listSigningKeys(w http.ResponseWriter, r *http.Request) error {
 func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Alg string `json:"alg"`
+		// Immediate skips pre-publication (a compromised key).
+		Immediate bool `json:"immediate"`
 	}
 	if err := decode(r, &req); err != nil {
 		return err
@@ -891,11 +893,20 @@ func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return oauth.NewError(oauth.CodeInvalidRequest, `alg must be "ES256", "RS256" or "EdDSA"`)
 	}
-	k, err := a.cfg.Signing.Rotate(r.Context(), req.Alg)
+	rotate := a.cfg.Signing.Rotate
+	if req.Immediate {
+		rotate = a.cfg.Signing.RotateNow
+	}
+	k, err := rotate(r.Context(), req.Alg)
+	if errors.Is(err, keys.ErrRotationPending) {
+		return &oauth.Error{Code: "rotation_pending", Status: http.StatusConflict, Cause: err,
+			Description: "a rotation of this algorithm is pending; its key activates at the time keys list shows"}
+	}
 	if err != nil {
 		return problem(err)
 	}
-	return reply(w, http.StatusCreated, keys.KeyInfo{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt})
+	return reply(w, http.StatusCreated, keys.KeyInfo{KID: k.ID, Algorithm: k.Algorithm, State: k.State,
+		CreatedAt: k.CreatedAt, ActivateAt: k.ActivateAt})
 }
 
 // --- audit

@@ -200,6 +200,7 @@ func NewKeyManager(ctx context.Context, cfg *config.Config, st store.SigningKeys
 		// sign with a just-retired key until its next refresh), so every
 		// token they signed still verifies.
 		MaxTokenTTL: cfg.MaxTokenTTL() + keys.MaxLeeway + cfg.Signing.KeyRefreshInterval,
+		Prepublish:  cfg.Signing.KeyPrepublish,
 		Now:         now,
 		Logger:      log,
 	})

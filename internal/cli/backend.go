@@ -87,8 +87,10 @@ type auditReader interface {
 type signingKeyAdmin interface {
 	ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	// RotateSigningKeys rotates algs in order, or when algs is empty every
-	// asymmetric algorithm in use, and returns the new keys.
-	RotateSigningKeys(ctx context.Context, algs []string) ([]store.SigningKey, error)
+	// asymmetric algorithm in use, and returns the new keys: next keys that
+	// activate after the configured pre-publication, or with immediate
+	// active keys at once (keys.Manager Rotate and RotateNow).
+	RotateSigningKeys(ctx context.Context, algs []string, immediate bool) ([]store.SigningKey, error)
 }
 
 // adminBackend is everything the admin verbs call.
@@ -357,7 +359,7 @@ func (l *localBackend) ListSigningKeys(ctx context.Context) ([]store.SigningKey,
 	return list, nil
 }
 
-func (l *localBackend) RotateSigningKeys(ctx context.Context, algs []string) ([]store.SigningKey, error) {
+func (l *localBackend) RotateSigningKeys(ctx context.Context, algs []string, immediate bool) ([]store.SigningKey, error) {
 	mk, err := app.LoadMasterKey(l.cfg, l.log)
 	if err != nil {
 		return nil, err
@@ -376,7 +378,11 @@ func (l *localBackend) RotateSigningKeys(ctx context.Context, algs []string) ([]
 	}
 	var rotated []store.SigningKey
 	for _, alg := range algs {
-		k, err := m.Rotate(ctx, alg)
+		rotate := m.Rotate
+		if immediate {
+			rotate = m.RotateNow
+		}
+		k, err := rotate(ctx, alg)
 		if err != nil {
 			return nil, fmt.Errorf("rotate %s: %w", alg, err)
 		}

@@ -96,45 +96,69 @@ func TestMigrateAndKeysCommands(t *testing.T) {
 		t.Fatalf("rotate --json: %v %s", err, out)
 	}
 
-	code, out, errOut = runCLI(t, "keys", "list", "--json", "--data-dir", dir)
-	if code != 0 {
-		t.Fatalf("list: %d %s", code, errOut)
+	listStates := func() (map[string]int, string) {
+		t.Helper()
+		code, out, errOut := runCLI(t, "keys", "list", "--json", "--data-dir", dir)
+		if code != 0 {
+			t.Fatalf("list: %d %s", code, errOut)
+		}
+		var list struct {
+			Keys []struct {
+				Kid, Alg, State string
+				PublishUntil    *string `json:"publish_until"`
+				ActivateAt      *string `json:"activate_at"`
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatal(err)
+		}
+		states := map[string]int{}
+		for _, k := range list.Keys {
+			states[k.Alg+"/"+k.State]++
+			if k.State == "retired" && k.PublishUntil == nil {
+				t.Errorf("retired key %s has no publish_until", k.Kid)
+			}
+			if (k.State == "next") != (k.ActivateAt != nil) {
+				t.Errorf("%s key %s: activate_at %v", k.State, k.Kid, k.ActivateAt)
+			}
+		}
+		if strings.Contains(out, `"d"`) || strings.Contains(out, "sealed") {
+			t.Error("keys list prints key material")
+		}
+		return states, out
 	}
-	var list struct {
-		Keys []struct {
-			Kid, Alg, State string
-			PublishUntil    *string `json:"publish_until"`
+	wantStates := func(got, want map[string]int) {
+		t.Helper()
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("%s: %d keys, want %d (all: %v)", k, got[k], n, got)
+			}
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		t.Fatal(err)
-	}
-	states := map[string]int{}
-	for _, k := range list.Keys {
-		states[k.Alg+"/"+k.State]++
-		if k.State == "retired" && k.PublishUntil == nil {
-			t.Errorf("retired key %s has no publish_until", k.Kid)
-		}
-	}
-	want := map[string]int{"ES256/active": 1, "ES256/retired": 1, "RS256/active": 1, "RS256/retired": 1}
-	for k, n := range want {
-		if states[k] != n {
-			t.Errorf("%s: %d keys, want %d (all: %v)", k, states[k], n, states)
-		}
-	}
+
+	// A rotation publishes next keys; the active ones keep signing.
+	states, out := listStates()
+	wantStates(states, map[string]int{"ES256/active": 1, "ES256/next": 1, "RS256/active": 1, "RS256/next": 1})
 	for _, r := range rot.Rotated {
 		if !strings.Contains(out, r.Kid) {
 			t.Errorf("rotated kid %s not listed", r.Kid)
 		}
 	}
-	if strings.Contains(out, `"d"`) || strings.Contains(out, "sealed") {
-		t.Error("keys list prints key material")
-	}
-
 	code, out, _ = runCLI(t, "keys", "list", "--data-dir", dir)
-	if code != 0 || !strings.Contains(out, "KID") || strings.Count(out, "\n") != 5 {
+	if code != 0 || !strings.Contains(out, "SIGNS FROM") || strings.Count(out, "\n") != 5 {
 		t.Fatalf("human list: %d\n%s", code, out)
 	}
+	if code, out, errOut := runCLI(t, "keys", "rotate", "--data-dir", dir); code == 0 || !strings.Contains(errOut+out, "pending") {
+		t.Errorf("a second rotation while one is pending: %d %s %s", code, out, errOut)
+	}
+
+	// --immediate: new active keys now; the old active and next keys retire.
+	code, out, errOut = runCLI(t, "keys", "rotate", "--immediate", "--data-dir", dir)
+	if code != 0 || strings.Count(out, "signing now") != 2 {
+		t.Fatalf("rotate --immediate: %d %s %s", code, out, errOut)
+	}
+	states, _ = listStates()
+	wantStates(states, map[string]int{"ES256/active": 1, "ES256/retired": 2, "ES256/next": 0, "RS256/active": 1, "RS256/retired": 2})
 }
 
 // TestClientsUsersAndAuditCommands is CA-05 through the CLI: the secret is

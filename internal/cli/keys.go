@@ -28,6 +28,7 @@ type keyJSON struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
 	PublishUntil *time.Time `json:"publish_until,omitempty"`
+	ActivateAt   *time.Time `json:"activate_at,omitempty"`
 }
 
 func toKeyJSON(k store.SigningKey) keyJSON {
@@ -38,6 +39,9 @@ func toKeyJSON(k store.SigningKey) keyJSON {
 	if !k.PublishUntil.IsZero() {
 		j.PublishUntil = &k.PublishUntil
 	}
+	if !k.ActivateAt.IsZero() {
+		j.ActivateAt = &k.ActivateAt
+	}
 	return j
 }
 
@@ -45,7 +49,7 @@ func (e *env) keysListCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys (active and retired-but-published)",
+		Short: "List signing keys (active, next and retired-but-published)",
 		Args:  cobra.NoArgs,
 		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
 			list, err := b.ListSigningKeys(cmd.Context())
@@ -66,13 +70,16 @@ func (e *env) keysListCommand() *cobra.Command {
 				return printJSON(e.stdout, map[string]any{"keys": out})
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tPUBLISHED UNTIL")
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tPUBLISHED UNTIL")
 			for _, k := range list {
-				until := "-"
+				from, until := "-", "-"
+				if !k.ActivateAt.IsZero() {
+					from = k.ActivateAt.Format(time.RFC3339)
+				}
 				if !k.PublishUntil.IsZero() {
 					until = k.PublishUntil.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), until)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), from, until)
 			}
 			return tw.Flush()
 		}),
@@ -82,19 +89,25 @@ func (e *env) keysListCommand() *cobra.Command {
 }
 
 func (e *env) keysRotateCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, immediate bool
 	var algs []string
 	cmd := &cobra.Command{
 		Use:   "rotate",
-		Short: "Create new signing keys; they sign from now on and retired keys stay published until their tokens expire",
-		Long: `Create a new active signing key for each algorithm in use (or those named
-with --alg). The new key signs every token from now on. Each key it replaces
-stays in the JWKS until every token it signed has expired, then drops out.
-Running servers on the same store pick up the change within
-signing.key_refresh_interval.`,
+		Short: "Rotate token signing keys: publish new keys now, sign with them after signing.key_prepublish",
+		Long: `Create a new signing key for each algorithm in use (or those named with
+--alg). Every node publishes the new key in the JWKS and accepts it within
+signing.key_refresh_interval, but nothing signs with it until
+signing.key_prepublish has passed (default 1m): by then every node and every
+resource server that refetches the JWKS knows it, so no valid token is
+refused during the rotation. Then the new key signs, and the key it replaces
+stays in the JWKS until every token it signed has expired.
+
+--immediate makes the new keys sign at once, for a key that must stop
+signing now (a compromised key). Until every node has refreshed and every
+verifier has refetched the JWKS, tokens from the new key may be refused.`,
 		Args: cobra.NoArgs,
 		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
-			newKeys, err := b.RotateSigningKeys(cmd.Context(), algs)
+			newKeys, err := b.RotateSigningKeys(cmd.Context(), algs, immediate)
 			if err != nil {
 				return err
 			}
@@ -106,7 +119,12 @@ signing.key_refresh_interval.`,
 				return printJSON(e.stdout, map[string]any{"rotated": rotated})
 			}
 			for _, k := range rotated {
-				if _, err := fmt.Fprintf(e.stdout, "rotated %s: new kid %s\n", k.Alg, k.Kid); err != nil {
+				line := fmt.Sprintf("rotated %s: new kid %s, signing now\n", k.Alg, k.Kid)
+				if k.ActivateAt != nil {
+					line = fmt.Sprintf("rotated %s: new kid %s, published now, signing from %s\n",
+						k.Alg, k.Kid, k.ActivateAt.Format(time.RFC3339))
+				}
+				if _, err := fmt.Fprint(e.stdout, line); err != nil {
 					return err
 				}
 			}
@@ -115,5 +133,6 @@ signing.key_refresh_interval.`,
 	}
 	jsonFlag(cmd, &asJSON)
 	cmd.Flags().StringSliceVar(&algs, "alg", nil, "algorithms to rotate (default: every asymmetric algorithm in use)")
+	cmd.Flags().BoolVar(&immediate, "immediate", false, "sign with the new keys at once (compromised key); valid tokens may be refused briefly")
 	return cmd
 }

@@ -569,8 +569,7 @@ func (r *remoteBackend) ListSigningKeys(ctx context.Context) ([]store.SigningKey
 	}
 	out := make([]store.SigningKey, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, store.SigningKey{ID: k.KID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt,
-			RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil})
+		out = append(out, signingKeyOf(k))
 	}
 	return out, nil
 }
@@ -579,7 +578,7 @@ func (r *remoteBackend) ListSigningKeys(ctx context.Context) ([]store.SigningKey
 // algorithm with an active key: the admin API does not say which
 // access-token algorithm the server is configured with, so the active keys
 // stand for it.
-func (r *remoteBackend) RotateSigningKeys(ctx context.Context, algs []string) ([]store.SigningKey, error) {
+func (r *remoteBackend) RotateSigningKeys(ctx context.Context, algs []string, immediate bool) ([]store.SigningKey, error) {
 	if len(algs) == 0 {
 		list, err := r.ListSigningKeys(ctx)
 		if err != nil {
@@ -598,13 +597,17 @@ func (r *remoteBackend) RotateSigningKeys(ctx context.Context, algs []string) ([
 	var rotated []store.SigningKey
 	for _, alg := range algs {
 		var k keys.KeyInfo
-		if err := r.call(ctx, http.MethodPost, "/keys/rotate", nil, map[string]string{"alg": alg}, &k); err != nil {
+		if err := r.call(ctx, http.MethodPost, "/keys/rotate", nil, map[string]any{"alg": alg, "immediate": immediate}, &k); err != nil {
 			return nil, fmt.Errorf("rotate %s: %w", alg, err)
 		}
-		rotated = append(rotated, store.SigningKey{ID: k.KID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt,
-			RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil})
+		rotated = append(rotated, signingKeyOf(k))
 	}
 	return rotated, nil
+}
+
+func signingKeyOf(k keys.KeyInfo) store.SigningKey {
+	return store.SigningKey{ID: k.KID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt,
+		RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil, ActivateAt: k.ActivateAt}
 }
 
 func nonNil[T any](s []T) []T {

@@ -104,6 +104,10 @@ type Signing struct {
 	// KeyRefreshInterval is how often a node re-reads signing keys from the
 	// store, which bounds how long a rotation takes to reach every node.
 	KeyRefreshInterval time.Duration `koanf:"key_refresh_interval"`
+	// KeyPrepublish is how long a rotated-in key is published before it
+	// signs: every node and verifier must be able to learn it first (see
+	// docs/operations.md, key rotation).
+	KeyPrepublish time.Duration `koanf:"key_prepublish"`
 }
 
 // APIKeys configures how API keys are stored.
@@ -147,6 +151,7 @@ func Default() Config {
 		Signing: Signing{
 			AccessTokenAlg:     "ES256",
 			KeyRefreshInterval: 5 * time.Second,
+			KeyPrepublish:      time.Minute,
 		},
 		APIKeys: APIKeys{Hash: "argon2id"},
 	}
@@ -299,6 +304,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Signing.KeyRefreshInterval > 10*time.Second {
 		bad("signing.key_refresh_interval", "must be at most 10s so rotations reach every node quickly, got %s", c.Signing.KeyRefreshInterval)
+	}
+	// Every node must have re-read the keys at least once (twice, for
+	// margin) between a new key's publication and its first signature.
+	if p := c.Signing.KeyPrepublish; p < 2*c.Signing.KeyRefreshInterval || p > 24*time.Hour {
+		bad("signing.key_prepublish", "must be between twice signing.key_refresh_interval (%s) and 24h, got %s",
+			2*c.Signing.KeyRefreshInterval, p)
 	}
 
 	switch alg := c.Signing.AccessTokenAlg; {

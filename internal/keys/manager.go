@@ -33,6 +33,9 @@ var (
 	// ErrNoSigningKey reports that no active key exists for the algorithm
 	// Sign was asked to use.
 	ErrNoSigningKey = errors.New("keys: no active signing key for algorithm")
+	// ErrRotationPending reports a Rotate while the algorithm's previous
+	// rotation has not activated yet.
+	ErrRotationPending = errors.New("keys: a rotation is already pending")
 )
 
 // Store is the part of store.SigningKeys the Manager uses.
@@ -40,6 +43,7 @@ type Store interface {
 	CreateSigningKey(ctx context.Context, k store.SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	RotateSigningKey(ctx context.Context, next store.SigningKey, publishUntil time.Time) error
+	ActivateSigningKey(ctx context.Context, id string, publishUntil time.Time) error
 	PruneSigningKeys(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -62,6 +66,12 @@ type Config struct {
 	// interval (a node may sign with a just-retired key until its next
 	// refresh). Required.
 	MaxTokenTTL time.Duration
+	// Prepublish is how long Rotate publishes a new key before it signs:
+	// at least one refresh interval, so that every node accepts the key
+	// before any node signs with it, plus what verifiers outside need to
+	// see it (their refetch cooldown, HTTP caching of the JWKS). Zero
+	// makes Rotate act like RotateNow.
+	Prepublish time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives key-lifecycle events and Run's refresh failures; nil
@@ -77,6 +87,8 @@ type KeyInfo struct {
 	CreatedAt    time.Time      `json:"created_at"`
 	RetiredAt    time.Time      `json:"retired_at,omitzero"`
 	PublishUntil time.Time      `json:"publish_until,omitzero"`
+	// ActivateAt is when a next key starts signing.
+	ActivateAt time.Time `json:"activate_at,omitzero"`
 }
 
 // Manager holds the signing keys of one node: it creates missing keys,
@@ -93,6 +105,7 @@ type Manager struct {
 	required    []string // asymmetric algorithms that must have an active key
 	hmacSecret  []byte
 	maxTokenTTL time.Duration
+	prepublish  time.Duration
 	now         func() time.Time
 	log         *slog.Logger
 
@@ -162,6 +175,7 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 		accessAlg:   alg,
 		required:    required,
 		maxTokenTTL: cfg.MaxTokenTTL,
+		prepublish:  cfg.Prepublish,
 		now:         cfg.Now,
 		log:         cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 	}
@@ -199,6 +213,9 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxTokenTTL <= 0 {
 		errs = append(errs, errors.New("the MaxTokenTTL must be positive"))
+	}
+	if cfg.Prepublish < 0 {
+		errs = append(errs, errors.New("the Prepublish must not be negative"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
@@ -254,13 +271,49 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Rotate makes a new key the active key for alg. The previous active key is
-// retired but stays published for MaxTokenTTL, so tokens it signed keep
-// verifying. Other nodes switch to the new key at their next Refresh.
-// HS256 cannot be rotated here: its secret is configuration.
+// Rotate starts a rotation of alg's key: a new key is stored as the next
+// key, published at once (on every node within a refresh interval) and
+// accepted everywhere, and it becomes the active key Prepublish later, when
+// the key it replaces retires and stays published for MaxTokenTTL. No node
+// signs with a key that other nodes and verifiers have not been able to
+// learn. ErrRotationPending when alg's previous rotation has not activated
+// yet. HS256 cannot be rotated here: its secret is configuration.
 func (m *Manager) Rotate(ctx context.Context, alg string) (store.SigningKey, error) {
+	if m.prepublish <= 0 {
+		return m.RotateNow(ctx, alg)
+	}
 	if !asymmetric(alg) {
-		return store.SigningKey{}, fmt.Errorf("%w: cannot rotate %q (only ES256, RS256 and EdDSA keys are stored)", ErrUnsupportedAlgorithm, alg)
+		return store.SigningKey{}, errNotRotatable(alg)
+	}
+	now := m.now()
+	next, err := m.sealer.newSigningKey(alg, now)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	next.State, next.ActivateAt = store.KeyNext, now.Add(m.prepublish)
+	switch err := m.store.CreateSigningKey(ctx, next); {
+	case errors.Is(err, store.ErrConflict):
+		return store.SigningKey{}, fmt.Errorf("%w for %s: wait until its key activates (keys list shows when)", ErrRotationPending, alg)
+	case err != nil:
+		return store.SigningKey{}, fmt.Errorf("keys: storing the next %s key: %w", alg, err)
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "published the next signing key",
+		slog.String("kid", next.ID), slog.String("alg", alg), slog.Time("activate_at", next.ActivateAt))
+	if err := m.Refresh(ctx); err != nil {
+		return next, fmt.Errorf("keys: stored the next %s key %s, but reloading failed: %w", alg, next.ID, err)
+	}
+	return next, nil
+}
+
+// RotateNow makes a new key the active key for alg at once, for a key that
+// must stop signing now (compromise). The previous key, and a next key of a
+// pending rotation, retire but stay published for MaxTokenTTL, so tokens
+// they signed keep verifying. Other nodes switch at their next Refresh, and
+// until they do, and until verifiers refetch the JWKS, tokens signed by the
+// new key may be refused: prefer Rotate.
+func (m *Manager) RotateNow(ctx context.Context, alg string) (store.SigningKey, error) {
+	if !asymmetric(alg) {
+		return store.SigningKey{}, errNotRotatable(alg)
 	}
 	now := m.now()
 	next, err := m.sealer.newSigningKey(alg, now)
@@ -279,6 +332,29 @@ func (m *Manager) Rotate(ctx context.Context, alg string) (store.SigningKey, err
 	return next, nil
 }
 
+func errNotRotatable(alg string) error {
+	return fmt.Errorf("%w: cannot rotate %q (only ES256, RS256 and EdDSA keys are stored)", ErrUnsupportedAlgorithm, alg)
+}
+
+// activateDue activates the next keys in rows whose time has come and
+// reports whether it changed anything. Every node does this at its
+// refresh; the store makes all but the first a no-op.
+func (m *Manager) activateDue(ctx context.Context, rows []store.SigningKey) (bool, error) {
+	now, changed := m.now(), false
+	for _, r := range rows {
+		if r.State != store.KeyNext || now.Before(r.ActivateAt) {
+			continue
+		}
+		if err := m.store.ActivateSigningKey(ctx, r.ID, r.ActivateAt.Add(m.maxTokenTTL)); err != nil {
+			return changed, fmt.Errorf("keys: activating the next %s key %s: %w", r.Algorithm, r.ID, err)
+		}
+		m.log.LogAttrs(ctx, slog.LevelInfo, "next signing key is now active",
+			slog.String("kid", r.ID), slog.String("alg", r.Algorithm))
+		changed = true
+	}
+	return changed, nil
+}
+
 // List returns every stored key, oldest first, read from the store.
 func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	rows, err := m.store.ListSigningKeys(ctx)
@@ -289,7 +365,7 @@ func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	for _, r := range rows {
 		out = append(out, KeyInfo{
 			KID: r.ID, Algorithm: r.Algorithm, State: r.State,
-			CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublishUntil: r.PublishUntil,
+			CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublishUntil: r.PublishUntil, ActivateAt: r.ActivateAt,
 		})
 	}
 	return out, nil
@@ -305,8 +381,21 @@ func (m *Manager) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keys: listing signing keys: %w", err)
 	}
+	// Open what is stored before writing anything (a wrong master key
+	// must fail first), then activate next keys that are due.
 	if err := m.install(rows); err != nil {
 		return err
+	}
+	switch activated, err := m.activateDue(ctx, rows); {
+	case err != nil:
+		return err
+	case activated:
+		if rows, err = m.store.ListSigningKeys(ctx); err != nil {
+			return fmt.Errorf("keys: listing signing keys: %w", err)
+		}
+		if err := m.install(rows); err != nil {
+			return err
+		}
 	}
 	created := false
 	for _, alg := range m.required {
@@ -403,7 +492,7 @@ func (m *Manager) install(rows []store.SigningKey) error {
 // without PublishUntil is malformed and treated as expired (fail closed).
 func isPublished(r store.SigningKey, now time.Time) bool {
 	switch r.State {
-	case store.KeyActive:
+	case store.KeyActive, store.KeyNext:
 		return true
 	case store.KeyRetired:
 		return !r.PublishUntil.IsZero() && now.Before(r.PublishUntil)

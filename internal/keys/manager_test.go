@@ -498,3 +498,113 @@ func containsAll(list []string, want ...string) bool {
 	}
 	return true
 }
+
+// TestPrepublishedRotation: Rotate publishes the next key on every node
+// before any node signs with it, so at every step each node verifies what
+// any other node signs (issue 9, item 3: nodes used to sign with a key the
+// others neither published nor accepted).
+func TestPrepublishedRotation(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	st := &memStore{}
+	const prepublish = 30 * time.Second
+	withPrepublish := func(c *Config) { c.Prepublish = prepublish }
+	a := newTestManager(t, st, clock, withPrepublish)
+	b := newTestManager(t, st, clock, withPrepublish)
+	oldKID := a.snap.Load().signers[ES256].id
+
+	// crossCheck signs on each node and verifies on both.
+	crossCheck := func(step string) (aKID, bKID string) {
+		t.Helper()
+		for _, signer := range []*Manager{a, b} {
+			tok, err := signer.Sign(ES256, "at+jwt", accessClaims(clock.Now(), step))
+			if err != nil {
+				t.Fatalf("%s: sign: %v", step, err)
+			}
+			for _, verifier := range []*Manager{a, b} {
+				if _, err := verifier.Verify(tok, accessOpts(ES256)); err != nil {
+					t.Fatalf("%s: a node refuses another node's token: %v", step, err)
+				}
+			}
+			if signer == a {
+				aKID = headerKID(t, tok)
+			} else {
+				bKID = headerKID(t, tok)
+			}
+		}
+		return aKID, bKID
+	}
+
+	clock.Advance(time.Minute)
+	next, err := a.Rotate(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.State != store.KeyNext || !next.ActivateAt.Equal(clock.Now().Add(prepublish)) {
+		t.Fatalf("Rotate returned %+v, want a next key activating in %s", next, prepublish)
+	}
+	if !containsAll(kids(jwksKeys(t, a.JWKS())), oldKID, next.ID) {
+		t.Fatal("the next key is not published by the node that rotated")
+	}
+	if aKID, _ := crossCheck("published on a"); aKID != oldKID {
+		t.Fatalf("a signs with %s before the next key activates", aKID)
+	}
+	if _, err := a.Rotate(ctx, ES256); !errors.Is(err, ErrRotationPending) {
+		t.Fatalf("second Rotate while pending: %v, want ErrRotationPending", err)
+	}
+
+	clock.Advance(prepublish / 2)
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !containsAll(kids(jwksKeys(t, b.JWKS())), oldKID, next.ID) {
+		t.Fatal("b does not publish the next key after its refresh")
+	}
+	crossCheck("published on both")
+
+	// Activation: b refreshes first and signs with the new key; a, not
+	// yet refreshed, still signs with the old one. Each accepts the other.
+	clock.Advance(prepublish / 2)
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if aKID, bKID := crossCheck("activated on b only"); aKID != oldKID || bKID != next.ID {
+		t.Fatalf("a signs with %s and b with %s, want %s and %s", aKID, bKID, oldKID, next.ID)
+	}
+	if err := a.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if aKID, bKID := crossCheck("activated on both"); aKID != next.ID || bKID != next.ID {
+		t.Fatalf("after both refreshed: a signs with %s, b with %s", aKID, bKID)
+	}
+	infos, err := a.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range infos {
+		if k.KID == oldKID && (k.State != store.KeyRetired || !k.RetiredAt.Equal(next.ActivateAt) ||
+			!k.PublishUntil.Equal(next.ActivateAt.Add(testMaxTTL))) {
+			t.Errorf("old key after activation: %+v", k)
+		}
+	}
+
+	// RotateNow (a compromised key) signs at once and retires a pending
+	// next key, which must never activate over it.
+	pending, err := a.Rotate(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := a.RotateNow(ctx, ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(prepublish)
+	for _, m := range []*Manager{a, b} {
+		if err := m.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.snap.Load().signers[ES256].id; got != now.ID {
+			t.Fatalf("after RotateNow and the pending key's time: signer %s, want %s (pending was %s)", got, now.ID, pending.ID)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func (s *memStore) CreateSigningKey(_ context.Context, k store.SigningKey) error
 
 func (s *memStore) insert(k store.SigningKey) error {
 	for _, o := range s.keys {
-		if o.ID == k.ID || (k.State == store.KeyActive && o.State == store.KeyActive && o.Algorithm == k.Algorithm) {
+		if o.ID == k.ID || ((k.State == store.KeyActive || k.State == store.KeyNext) && o.State == k.State && o.Algorithm == k.Algorithm) {
 			return fmt.Errorf("memstore: %w", store.ErrConflict)
 		}
 	}
@@ -97,14 +97,41 @@ func (s *memStore) RotateSigningKey(_ context.Context, next store.SigningKey, pu
 		}
 	}
 	for i, o := range s.keys {
-		if o.Algorithm == next.Algorithm && o.State == store.KeyActive {
+		if o.Algorithm == next.Algorithm && (o.State == store.KeyActive || o.State == store.KeyNext) {
 			s.keys[i].State = store.KeyRetired
 			s.keys[i].RetiredAt = next.CreatedAt
 			s.keys[i].PublishUntil = publishUntil
+			s.keys[i].ActivateAt = time.Time{}
 		}
 	}
 	next.State = store.KeyActive
 	return s.insert(next)
+}
+
+func (s *memStore) ActivateSigningKey(_ context.Context, id string, publishUntil time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.begin(); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(s.keys, func(k store.SigningKey) bool { return k.ID == id })
+	switch {
+	case i < 0:
+		return store.ErrNotFound
+	case s.keys[i].State == store.KeyActive:
+		return nil
+	case s.keys[i].State != store.KeyNext:
+		return store.ErrNotFound
+	}
+	for j, o := range s.keys {
+		if o.Algorithm == s.keys[i].Algorithm && o.State == store.KeyActive {
+			s.keys[j].State = store.KeyRetired
+			s.keys[j].RetiredAt = s.keys[i].ActivateAt
+			s.keys[j].PublishUntil = publishUntil
+		}
+	}
+	s.keys[i].State = store.KeyActive
+	return nil
 }
 
 func (s *memStore) PruneSigningKeys(_ context.Context, now time.Time) (int, error) {

@@ -125,8 +125,10 @@ func StaticJSON(body []byte, maxAge int) http.Handler {
 // return pre-rendered bytes (package keys swaps them on rotation).
 func JWKSHandler(jwks func() []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Short lifetime: a rotated-in key must reach caches quickly.
-		w.Header().Set("Cache-Control", "public, max-age=60")
+		// Shorter than signing.key_prepublish (1m by default), so that a
+		// copy cached just before a rotation has expired before the new
+		// key signs anything.
+		w.Header().Set("Cache-Control", "public, max-age=30")
 		httpx.WriteJSONBytes(w, http.StatusOK, jwks())
 	})
 }

@@ -36,6 +36,11 @@ const (
 	// KeyRetired keys no longer sign but stay published in the JWKS until
 	// PublishUntil so that tokens they signed still verify.
 	KeyRetired KeyState = "retired"
+	// KeyNext keys are published and verify, but sign nothing until their
+	// ActivateAt, when they become active and the active key retires: every
+	// node and every verifier learns a key before any token carries it.
+	// There is at most one per algorithm.
+	KeyNext KeyState = "next"
 )
 
 // SigningKey is an asymmetric JWS signing key as persisted. The private half
@@ -57,22 +62,34 @@ type SigningKey struct {
 	// PublishUntil is zero while the key is active; once retired, the key
 	// leaves the JWKS at this instant and may then be pruned.
 	PublishUntil time.Time
+	// ActivateAt is when a next key is due to become active; zero for the
+	// other states.
+	ActivateAt time.Time
 }
 
 // SigningKeys persists signing keys.
 type SigningKeys interface {
-	// CreateSigningKey inserts k. It returns ErrConflict when the ID exists or
-	// when k is active and an active key for k.Algorithm already exists.
+	// CreateSigningKey inserts k. It returns ErrConflict when the ID exists,
+	// when k is active and an active key for k.Algorithm already exists, or
+	// when k is next and a next key for k.Algorithm already exists.
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	// GetSigningKey returns the key with the given ID or ErrNotFound.
 	GetSigningKey(ctx context.Context, id string) (SigningKey, error)
 	// ListSigningKeys returns every stored key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
-	// RotateSigningKey atomically retires every active key of next.Algorithm
-	// (RetiredAt = next.CreatedAt, PublishUntil = publishUntil) and inserts
-	// next as the active key. Concurrent rotations of one algorithm leave
-	// exactly one active key. ErrConflict when next.ID already exists.
+	// RotateSigningKey atomically retires every active and next key of
+	// next.Algorithm (RetiredAt = next.CreatedAt, PublishUntil =
+	// publishUntil) and inserts next as the active key: the immediate
+	// rotation, for a compromised key. Concurrent rotations of one
+	// algorithm leave exactly one active key. ErrConflict when next.ID
+	// already exists.
 	RotateSigningKey(ctx context.Context, next SigningKey, publishUntil time.Time) error
+	// ActivateSigningKey makes the next key id active: every active key of
+	// its algorithm retires (RetiredAt = the key's ActivateAt, PublishUntil
+	// = publishUntil) in the same transaction. Activating a key that is
+	// already active does nothing, so every node may try; ErrNotFound when
+	// id is neither next nor active.
+	ActivateSigningKey(ctx context.Context, id string, publishUntil time.Time) error
 	// PruneSigningKeys deletes retired keys whose PublishUntil is at or
 	// before now and returns how many it deleted.
 	PruneSigningKeys(ctx context.Context, now time.Time) (int, error)

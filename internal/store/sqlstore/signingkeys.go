@@ -10,11 +10,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-const signingKeyColumns = `id, algorithm, state, public_jwk, sealed_private, created_at, retired_at, publish_until`
+const signingKeyColumns = `id, algorithm, state, public_jwk, sealed_private, created_at, retired_at, publish_until, activate_at`
 
 const (
 	insertSigningKey = `INSERT INTO signing_keys (` + signingKeyColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 	selectSigningKey = `SELECT ` + signingKeyColumns + ` FROM signing_keys WHERE id = $1`
 
@@ -25,6 +25,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	retireActiveSigningKeys = `UPDATE signing_keys
 SET state = 'retired', retired_at = $2, publish_until = $3
 WHERE algorithm = $1 AND state = 'active'`
+
+	retireActiveAndNextSigningKeys = `UPDATE signing_keys
+SET state = 'retired', retired_at = $2, publish_until = $3, activate_at = 0
+WHERE algorithm = $1 AND state IN ('active', 'next')`
+
+	activateSigningKey = `UPDATE signing_keys SET state = 'active' WHERE id = $1 AND state = 'next'`
 
 	pruneSigningKeys = `DELETE FROM signing_keys WHERE state = 'retired' AND publish_until <= $1`
 )
@@ -42,7 +48,7 @@ func (s *DB) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
 func (s *DB) insertSigningKey(ctx context.Context, x execer, k store.SigningKey) error {
 	_, err := x.ExecContext(ctx, insertSigningKey,
 		k.ID, k.Algorithm, string(k.State), k.PublicJWK, k.SealedPrivate,
-		toMicros(k.CreatedAt), toMicros(k.RetiredAt), toMicros(k.PublishUntil))
+		toMicros(k.CreatedAt), toMicros(k.RetiredAt), toMicros(k.PublishUntil), toMicros(k.ActivateAt))
 	if err != nil {
 		if s.dialect.IsUniqueViolation(err) {
 			return store.ErrConflict
@@ -90,7 +96,7 @@ func (s *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 // rotating to it means.
 func (s *DB) RotateSigningKey(ctx context.Context, next store.SigningKey, publishUntil time.Time) error {
 	next.State = store.KeyActive
-	next.RetiredAt, next.PublishUntil = time.Time{}, time.Time{}
+	next.RetiredAt, next.PublishUntil, next.ActivateAt = time.Time{}, time.Time{}, time.Time{}
 	if err := s.rotateSigningKey(ctx, next, publishUntil); err != nil {
 		return fmt.Errorf("sqlstore: rotate signing key %q: %w", next.ID, err)
 	}
@@ -110,12 +116,58 @@ func (s *DB) rotateSigningKey(ctx context.Context, next store.SigningKey, publis
 			return fmt.Errorf("lock: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, retireActiveSigningKeys,
+	if _, err := tx.ExecContext(ctx, retireActiveAndNextSigningKeys,
 		next.Algorithm, toMicros(next.CreatedAt), toMicros(publishUntil)); err != nil {
 		return fmt.Errorf("retire: %w", err)
 	}
 	if err := s.insertSigningKey(ctx, tx, next); err != nil {
 		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ActivateSigningKey implements store.SigningKeys.
+func (s *DB) ActivateSigningKey(ctx context.Context, id string, publishUntil time.Time) error {
+	if err := s.activateSigningKey(ctx, id, publishUntil); err != nil {
+		return fmt.Errorf("sqlstore: activate signing key %q: %w", id, err)
+	}
+	return nil
+}
+
+func (s *DB) activateSigningKey(ctx context.Context, id string, publishUntil time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	// The same lock as rotations: nodes activating one key at once queue
+	// here, and the later ones find it active already.
+	if s.dialect.LockSigningKeys != "" {
+		if _, err := tx.ExecContext(ctx, s.dialect.LockSigningKeys); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	k, err := scanSigningKey(tx.QueryRowContext(ctx, selectSigningKey+s.dialect.ForUpdate, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return err
+	case k.State == store.KeyActive:
+		return nil
+	case k.State != store.KeyNext:
+		return store.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, retireActiveSigningKeys,
+		k.Algorithm, toMicros(k.ActivateAt), toMicros(publishUntil)); err != nil {
+		return fmt.Errorf("retire: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, activateSigningKey, id); err != nil {
+		return fmt.Errorf("activate: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -141,14 +193,16 @@ func scanSigningKey(row scanner) (store.SigningKey, error) {
 		k                                  store.SigningKey
 		state                              string
 		createdAt, retiredAt, publishUntil int64
+		activateAt                         int64
 	)
 	if err := row.Scan(&k.ID, &k.Algorithm, &state, &k.PublicJWK, &k.SealedPrivate,
-		&createdAt, &retiredAt, &publishUntil); err != nil {
+		&createdAt, &retiredAt, &publishUntil, &activateAt); err != nil {
 		return store.SigningKey{}, err
 	}
 	k.State = store.KeyState(state)
 	k.CreatedAt = fromMicros(createdAt)
 	k.RetiredAt = fromMicros(retiredAt)
 	k.PublishUntil = fromMicros(publishUntil)
+	k.ActivateAt = fromMicros(activateAt)
 	return k, nil
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, revocationTests...)
 	tests = append(tests, rbacTests...)
 	tests = append(tests, oneTimeTests...)
+	tests = append(tests, nextKeyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
@@ -121,6 +122,7 @@ func stored(k store.SigningKey) store.SigningKey {
 	k.CreatedAt = norm(k.CreatedAt)
 	k.RetiredAt = norm(k.RetiredAt)
 	k.PublishUntil = norm(k.PublishUntil)
+	k.ActivateAt = norm(k.ActivateAt)
 	return k
 }
 
@@ -140,6 +142,7 @@ func assertKey(t *testing.T, got, want store.SigningKey) {
 	assertTime(t, want.ID+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	assertTime(t, want.ID+" RetiredAt", got.RetiredAt, want.RetiredAt)
 	assertTime(t, want.ID+" PublishUntil", got.PublishUntil, want.PublishUntil)
+	assertTime(t, want.ID+" ActivateAt", got.ActivateAt, want.ActivateAt)
 }
 
 func assertTime(t *testing.T, what string, got, want time.Time) {
