@@ -104,6 +104,12 @@ func (a *API) Routes() []sdk.Route { return a.router.Routes() }
 // router, so that a throttled key is answered 429 with Retry-After.
 func (a *API) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Path segments name stored records; one no store can hold
+		// (%00, invalid UTF-8) names nothing.
+		if !store.ValidText(r.URL.Path) {
+			writeJSONError(w, oauth.NewError(oauth.CodeInvalidRequest, "the path is not UTF-8 text without NUL characters"))
+			return
+		}
 		if key, ok := apiKeyOf(r); ok {
 			k, err := a.cfg.APIKeys.Verify(r.Context(), key, clientIP(r))
 			if te, ok := errors.AsType[*apikey.ThrottledError](err); ok {

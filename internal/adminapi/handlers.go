@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,7 +103,14 @@ const maxBody = 64 << 10
 // decode reads one JSON object into v, refusing unknown fields, trailing
 // data and bodies over maxBody.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return oauth.NewError(oauth.CodeInvalidRequest, "the body could not be read")
+	}
+	if hasNULEscape(body) {
+		return oauth.NewError(oauth.CodeInvalidRequest, "strings must not contain NUL characters")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return oauth.Errorf(oauth.CodeInvalidRequest, "the body must be one JSON object of the documented fields: %v", jsonProblem(err))
@@ -111,6 +119,28 @@ func decode(r *http.Request, v any) error {
 		return oauth.NewError(oauth.CodeInvalidRequest, "the body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// hasNULEscape reports whether the JSON text b holds a \u0000 escape, the
+// only way a NUL can reach a decoded string (JSON forbids raw control
+// characters): no store can hold one, so it is refused before decoding. An
+// escape is real when an odd number of backslashes precedes the "u".
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte("u0000"))
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0
+		for k := j - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 // jsonProblem describes a decoding error without echoing the body.

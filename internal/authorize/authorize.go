@@ -118,18 +118,25 @@ func (e *Endpoint) Approve(w http.ResponseWriter, r *http.Request, req Request, 
 }
 
 // requestValues reads the parameters from the query (GET) or the form
-// body (POST, OpenID Connect Core §3.1.2.1), never both.
+// body (POST, OpenID Connect Core §3.1.2.1), never both, and refuses text
+// no store can hold before anything is looked up.
 func requestValues(r *http.Request) (url.Values, error) {
-	if r.Method != http.MethodPost {
-		return r.URL.Query(), nil
+	values := r.URL.Query()
+	if r.Method == http.MethodPost {
+		if r.URL.RawQuery != "" {
+			return nil, errors.New("query and body both used")
+		}
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		values = r.PostForm
 	}
-	if r.URL.RawQuery != "" {
-		return nil, errors.New("query and body both used")
+	for name, vs := range values {
+		if !oauth.ValidParams(name) || !oauth.ValidParams(vs...) {
+			return nil, errors.New("parameters are not UTF-8 text without NUL")
+		}
 	}
-	if err := r.ParseForm(); err != nil {
-		return nil, err
-	}
-	return r.PostForm, nil
+	return values, nil
 }
 
 func (e *Endpoint) resume(ctx context.Context, blob string) (Request, store.Client, error) {

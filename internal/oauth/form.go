@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Form is a parsed application/x-www-form-urlencoded request body in which
@@ -55,7 +57,7 @@ func ParseForm(r *http.Request, repeatable ...string) (Form, error) {
 	if err != nil {
 		return Form{}, NewError(CodeInvalidRequest, "the request body is not valid form encoding")
 	}
-	if err := checkRepeats(values, repeatable); err != nil {
+	if err := checkValues(values, repeatable); err != nil {
 		return Form{}, err
 	}
 	return Form{values: values}, nil
@@ -64,19 +66,35 @@ func ParseForm(r *http.Request, repeatable ...string) (Form, error) {
 // FormFromValues wraps already-parsed values after the same repeat check
 // (for GET requests such as /oauth/authorize).
 func FormFromValues(values url.Values, repeatable ...string) (Form, error) {
-	if err := checkRepeats(values, repeatable); err != nil {
+	if err := checkValues(values, repeatable); err != nil {
 		return Form{}, err
 	}
 	return Form{values: values}, nil
 }
 
-func checkRepeats(values url.Values, repeatable []string) error {
+// checkValues refuses repeated parameters (unless repeatable) and names or
+// values that are not text every store can hold, so that a NUL byte in a
+// client_id is a bad request on every backend rather than a database error.
+func checkValues(values url.Values, repeatable []string) error {
 	for name, vs := range values {
 		if len(vs) > 1 && !contains(repeatable, name) {
 			return NewError(CodeInvalidRequest, "a parameter was sent more than once")
 		}
+		if !ValidParams(name) || !ValidParams(vs...) {
+			return NewError(CodeInvalidRequest, "parameters must be UTF-8 text without NUL characters")
+		}
 	}
 	return nil
+}
+
+// ValidParams reports whether every string given is store.ValidText.
+func ValidParams(ss ...string) bool {
+	for _, s := range ss {
+		if !store.ValidText(s) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

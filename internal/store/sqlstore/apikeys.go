@@ -46,6 +46,9 @@ func (s *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 
 // GetAPIKey implements store.APIKeys.
 func (s *DB) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
+	if !store.ValidText(id) {
+		return store.APIKey{}, fmt.Errorf("sqlstore: get API key %q: %w", id, store.ErrNotFound)
+	}
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, selectAPIKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -59,6 +62,9 @@ func (s *DB) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
 // GetAPIKeyByPrefix implements store.APIKeys. The prefix is part of a
 // presented key; it stays out of the error.
 func (s *DB) GetAPIKeyByPrefix(ctx context.Context, prefix string) (store.APIKey, error) {
+	if !store.ValidText(prefix) {
+		return store.APIKey{}, fmt.Errorf("sqlstore: get API key by prefix %q: %w", prefix, store.ErrNotFound)
+	}
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, selectAPIKeyByPrefix, prefix))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -92,6 +98,9 @@ func (s *DB) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // RevokeAPIKey implements store.APIKeys.
 func (s *DB) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
+	if !store.ValidText(id) {
+		return fmt.Errorf("sqlstore: revoke API key %q: %w", id, store.ErrNotFound)
+	}
 	if now.IsZero() {
 		return fmt.Errorf("sqlstore: revoke API key %q: %w", id, errZeroNow)
 	}

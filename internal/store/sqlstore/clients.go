@@ -53,6 +53,9 @@ func (s *DB) CreateClient(ctx context.Context, c store.Client) error {
 
 // GetClient implements store.Clients.
 func (s *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if !store.ValidText(id) {
+		return store.Client{}, fmt.Errorf("sqlstore: get client %q: %w", id, store.ErrNotFound)
+	}
 	c, err := scanClient(s.db.QueryRowContext(ctx, selectClient, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -89,6 +92,9 @@ func (s *DB) ListClients(ctx context.Context) ([]store.Client, error) {
 // The store does not touch UpdatedAt; fn sets it. An fn that changes the
 // ID gets an error and nothing is written.
 func (s *DB) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) (store.Client, error) {
+	if !store.ValidText(id) {
+		return store.Client{}, fmt.Errorf("sqlstore: update client %q: %w", id, store.ErrNotFound)
+	}
 	var updated store.Client
 	var fnErr error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -130,6 +136,9 @@ func (s *DB) UpdateClient(ctx context.Context, id string, fn func(store.Client) 
 // them through RevocationsSince. Their times come from the system clock,
 // since the method takes no now.
 func (s *DB) DeleteClient(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return fmt.Errorf("sqlstore: delete client %q: %w", id, store.ErrNotFound)
+	}
 	now := time.Now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := exec(ctx, tx, deleteClient, id)

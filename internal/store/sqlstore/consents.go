@@ -22,6 +22,9 @@ ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, created
 
 // GetConsent implements store.Consents.
 func (s *DB) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
+	if !store.ValidText(userID) || !store.ValidText(clientID) {
+		return store.Consent{}, fmt.Errorf("sqlstore: get consent %q: %w", userID, store.ErrNotFound)
+	}
 	var (
 		c         store.Consent
 		scopes    string
@@ -53,6 +56,9 @@ func (s *DB) SaveConsent(ctx context.Context, c store.Consent) error {
 
 // DeleteConsent implements store.Consents.
 func (s *DB) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	if !store.ValidText(userID) || !store.ValidText(clientID) {
+		return fmt.Errorf("sqlstore: delete consent %q: %w", userID, store.ErrNotFound)
+	}
 	n, err := exec(ctx, s.db, deleteConsent, userID, clientID)
 	if err == nil && n == 0 {
 		err = store.ErrNotFound

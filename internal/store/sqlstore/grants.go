@@ -219,6 +219,9 @@ func (s *DB) writeIssue(ctx context.Context, tx *sql.Tx, g store.Grant, iss stor
 
 // GetGrant implements store.Grants.
 func (s *DB) GetGrant(ctx context.Context, id string) (store.Grant, error) {
+	if !store.ValidText(id) {
+		return store.Grant{}, fmt.Errorf("sqlstore: get grant %q: %w", id, store.ErrNotFound)
+	}
 	g, err := scanGrant(s.db.QueryRowContext(ctx, selectGrant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -335,6 +338,9 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 
 // RevokeGrant implements store.Grants.
 func (s *DB) RevokeGrant(ctx context.Context, id string, now time.Time) ([]store.Revocation, error) {
+	if !store.ValidText(id) {
+		return nil, fmt.Errorf("sqlstore: revoke grant %q: %w", id, store.ErrNotFound)
+	}
 	if now.IsZero() {
 		return nil, fmt.Errorf("sqlstore: revoke grant %q: %w", id, errZeroNow)
 	}
@@ -355,6 +361,9 @@ func (s *DB) RevokeGrant(ctx context.Context, id string, now time.Time) ([]store
 
 // RevokeUserGrants implements store.Grants.
 func (s *DB) RevokeUserGrants(ctx context.Context, userID string, now time.Time, extra ...store.Revocation) ([]store.Revocation, error) {
+	if !store.ValidText(userID) {
+		return nil, fmt.Errorf("sqlstore: revoke grants of user %q: %w", userID, store.ErrNotFound)
+	}
 	if now.IsZero() {
 		return nil, fmt.Errorf("sqlstore: revoke grants of user %q: %w", userID, errZeroNow)
 	}

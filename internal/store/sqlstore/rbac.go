@@ -45,6 +45,9 @@ func (s *DB) CreateRole(ctx context.Context, r store.Role) error {
 
 // GetRole implements store.Roles.
 func (s *DB) GetRole(ctx context.Context, name string) (store.Role, error) {
+	if !store.ValidText(name) {
+		return store.Role{}, fmt.Errorf("sqlstore: get role %q: %w", name, store.ErrNotFound)
+	}
 	r, err := scanRole(s.db.QueryRowContext(ctx, selectRole, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -78,6 +81,9 @@ func (s *DB) ListRoles(ctx context.Context) ([]store.Role, error) {
 
 // UpdateRole implements store.Roles, with the caveats of UpdateClient.
 func (s *DB) UpdateRole(ctx context.Context, name string, fn func(store.Role) (store.Role, error)) (store.Role, error) {
+	if !store.ValidText(name) {
+		return store.Role{}, fmt.Errorf("sqlstore: update role %q: %w", name, store.ErrNotFound)
+	}
 	var updated store.Role
 	var fnErr error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -116,6 +122,9 @@ func (s *DB) UpdateRole(ctx context.Context, name string, fn func(store.Role) (s
 // match. Dialect.LockRoleHolders (or serialized writes) keeps new holders
 // from appearing between the check and the delete.
 func (s *DB) DeleteRole(ctx context.Context, name string) error {
+	if !store.ValidText(name) {
+		return fmt.Errorf("sqlstore: delete role %q: %w", name, store.ErrNotFound)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.dialect.LockRoleHolders != "" {
 			if _, err := tx.ExecContext(ctx, s.dialect.LockRoleHolders); err != nil {

@@ -60,6 +60,9 @@ func (s *DB) insertSigningKey(ctx context.Context, x execer, k store.SigningKey)
 
 // GetSigningKey implements store.SigningKeys.
 func (s *DB) GetSigningKey(ctx context.Context, id string) (store.SigningKey, error) {
+	if !store.ValidText(id) {
+		return store.SigningKey{}, fmt.Errorf("sqlstore: get signing key %q: %w", id, store.ErrNotFound)
+	}
 	k, err := scanSigningKey(s.db.QueryRowContext(ctx, selectSigningKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SigningKey{}, fmt.Errorf("sqlstore: get signing key %q: %w", id, store.ErrNotFound)

@@ -88,6 +88,9 @@ func insertLogins(ctx context.Context, tx *sql.Tx, u store.User) error {
 
 // GetUser implements store.Users.
 func (s *DB) GetUser(ctx context.Context, id string) (store.User, error) {
+	if !store.ValidText(id) {
+		return store.User{}, fmt.Errorf("sqlstore: get user %q: %w", id, store.ErrNotFound)
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, selectUser, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -100,6 +103,9 @@ func (s *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 
 // GetUserByLogin implements store.Users.
 func (s *DB) GetUserByLogin(ctx context.Context, login string) (store.User, error) {
+	if !store.ValidText(login) {
+		return store.User{}, fmt.Errorf("sqlstore: get user by login %q: %w", login, store.ErrNotFound)
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, selectUserByLogin, foldLogin(login)))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -135,6 +141,9 @@ func (s *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 
 // UpdateUser implements store.Users, with the caveats of UpdateClient.
 func (s *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) (store.User, error) {
+	if !store.ValidText(id) {
+		return store.User{}, fmt.Errorf("sqlstore: update user %q: %w", id, store.ErrNotFound)
+	}
 	var updated store.User
 	var fnErr error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -183,6 +192,9 @@ func (s *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (sto
 // clock, since the method takes no now. No RevokeSID or RevokeSubject
 // entries are written.
 func (s *DB) DeleteUser(ctx context.Context, id string) error {
+	if !store.ValidText(id) {
+		return fmt.Errorf("sqlstore: delete user %q: %w", id, store.ErrNotFound)
+	}
 	now := time.Now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, deleteUserLogins, id); err != nil {

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, rbacTests...)
 	tests = append(tests, oneTimeTests...)
 	tests = append(tests, nextKeyTests...)
+	tests = append(tests, textTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
