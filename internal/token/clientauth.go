@@ -73,9 +73,16 @@ func (a *ClientAuthenticator) Authenticate(r *http.Request, f oauth.Form) (store
 		return store.Client{}, errClientAuth(err)
 	}
 	bodyID, bodySecret, hasBodySecret := f.Get("client_id"), f.Get("client_secret"), f.Has("client_secret")
+	// RFC 7521 §4.2 / RFC 7523 §2.2 client assertions are a method of
+	// their own: sent beside another one, the request is ambiguous.
+	hasAssertion := f.Has("client_assertion") || f.Has("client_assertion_type")
 	switch {
-	case hasBasic && hasBodySecret:
+	case hasBasic && hasBodySecret, hasAssertion && (hasBasic || hasBodySecret):
 		return store.Client{}, oauth.NewError(oauth.CodeInvalidRequest, "use exactly one client authentication method")
+	case hasAssertion:
+		e := errClientAuth(errors.New("client assertion sent"))
+		e.Description = "client assertions are not supported; use the client's registered method"
+		return store.Client{}, e
 	case hasBasic && bodyID != "" && bodyID != basicID:
 		return store.Client{}, oauth.NewError(oauth.CodeInvalidRequest, "client_id does not match the authenticated client")
 	}
@@ -136,6 +143,9 @@ func basicCredentials(r *http.Request) (id, pw string, ok bool, err error) {
 	if pw, err = url.QueryUnescape(rawPW); err != nil {
 		return "", "", true, errors.New("malformed basic credentials")
 	}
+	if !oauth.ValidParams(id, pw) {
+		return "", "", true, errors.New("basic credentials are not UTF-8 text without NUL")
+	}
 	return id, pw, true, nil
 }
 
@@ -150,26 +160,37 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+// lookup returns the client, from the cache when it was looked up (found
+// or not) less than ClientCacheTTL ago. Unknown ids are cached too, so
+// that a repeated unknown id is refused from memory exactly as fast as a
+// known one: the time of the answer does not tell which ids exist.
 func (a *ClientAuthenticator) lookup(ctx context.Context, id string) (store.Client, error) {
-	if c, ok := a.cache.get(id); ok {
+	if c, found, ok := a.cache.get(id); ok {
+		if !found {
+			return store.Client{}, store.ErrNotFound
+		}
 		return c, nil
 	}
 	c, err := a.clients.GetClient(ctx, id)
-	if err == nil {
-		a.cache.put(id, c)
+	switch {
+	case err == nil:
+		a.cache.put(id, c, true)
+	case errors.Is(err, store.ErrNotFound):
+		a.cache.put(id, store.Client{}, false)
 	}
 	return c, err
 }
 
-// clientCache keeps recently used clients for a short TTL. Only found
-// clients are kept, and the number of entries is bounded, so random client
-// ids cannot grow it.
+// clientCache keeps recently looked-up clients, and ids found to name no
+// client, for a short TTL. Each kind is bounded on its own, so random
+// unknown ids can neither grow the cache nor push known clients out.
 type clientCache struct {
 	ttl time.Duration
 	now func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]cachedClient
+	found   map[string]cachedClient
+	missing map[string]cachedClient
 }
 
 type cachedClient struct {
@@ -180,34 +201,44 @@ type cachedClient struct {
 const maxCachedClients = 10_000
 
 func newClientCache(ttl time.Duration, now func() time.Time) *clientCache {
-	return &clientCache{ttl: ttl, now: now, entries: map[string]cachedClient{}}
+	return &clientCache{ttl: ttl, now: now, found: map[string]cachedClient{}, missing: map[string]cachedClient{}}
 }
 
-func (c *clientCache) get(id string) (store.Client, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[id]
-	if !ok || !c.now().Before(e.expires) {
-		return store.Client{}, false
-	}
-	return e.c, true
-}
-
-func (c *clientCache) put(id string, cl store.Client) {
+// get returns the cached answer for id: the client and whether it exists;
+// ok is false when nothing fresh is cached.
+func (c *clientCache) get(id string) (cl store.Client, found, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if len(c.entries) >= maxCachedClients {
-		for k, e := range c.entries {
+	if e, hit := c.found[id]; hit && now.Before(e.expires) {
+		return e.c, true, true
+	}
+	if e, hit := c.missing[id]; hit && now.Before(e.expires) {
+		return store.Client{}, false, true
+	}
+	return store.Client{}, false, false
+}
+
+func (c *clientCache) put(id string, cl store.Client, found bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	m, other := c.missing, c.found
+	if found {
+		m, other = c.found, c.missing
+	}
+	delete(other, id)
+	if len(m) >= maxCachedClients {
+		for k, e := range m {
 			if !now.Before(e.expires) {
-				delete(c.entries, k)
+				delete(m, k)
 			}
 		}
-		if len(c.entries) >= maxCachedClients {
-			clear(c.entries)
+		if len(m) >= maxCachedClients {
+			clear(m)
 		}
 	}
-	c.entries[id] = cachedClient{c: cl, expires: now.Add(c.ttl)}
+	m[id] = cachedClient{c: cl, expires: now.Add(c.ttl)}
 }
 
 // parseAuthenticatedForm parses the form of an endpoint that only
