@@ -316,6 +316,11 @@ func (v *Verifier) header(h64 string) (alg, kid string, err error) {
 	if err := json.Unmarshal(hb, &jh); err != nil {
 		return "", "", fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
+	// RFC 7515 §4 lets a parser keep the last of duplicate members, but
+	// then two parsers can read different algs or kids from one header.
+	if dup, err := duplicateMember(hb); err != nil || dup {
+		return "", "", fmt.Errorf("%w: a header member appears twice", ErrMalformed)
+	}
 	switch {
 	case jh.JKU != nil || jh.JWK != nil || jh.X5U != nil || jh.X5C != nil || jh.Crit != nil:
 		return "", "", ErrHeader
@@ -333,6 +338,35 @@ func (v *Verifier) header(h64 string) (alg, kid string, err error) {
 	v.headers[h64] = headerInfo{alg: *jh.Alg, kid: *jh.Kid}
 	v.hmu.Unlock()
 	return *jh.Alg, *jh.Kid, nil
+}
+
+// duplicateMember reports whether the JSON object b names a member twice,
+// compared case-insensitively as encoding/json matches struct fields; an
+// error means b is not one JSON object.
+func duplicateMember(b []byte) (bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false, errors.New("not a JSON object")
+	}
+	var seen []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		name, _ := t.(string)
+		for _, s := range seen {
+			if strings.EqualFold(s, name) {
+				return true, nil
+			}
+		}
+		seen = append(seen, name)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // maxHeaders bounds the header cache: a few signing keys in rotation need

@@ -79,6 +79,13 @@ func rawToken(k testKey, payload string) string {
 		func(in string) []byte { return signWith(k, in) })
 }
 
+// signedHeader signs a raw header (which a map cannot express, such as
+// one with duplicate members) and an encoded payload with k.
+func signedHeader(k testKey, header, payload64 string) string {
+	input := b64url([]byte(header)) + "." + payload64
+	return input + "." + b64url(signWith(k, input))
+}
+
 func replaceSegment(tok string, i int, seg string) string {
 	parts := strings.Split(tok, ".")
 	parts[i] = seg
@@ -246,6 +253,11 @@ func rejectCases(t testing.TB, iss *testIssuer, canary string) []struct {
 		tc{"DOS-05 header array", replaceSegment(good, 0, b64url([]byte(`["alg"]`))), ErrMalformed},
 		tc{"DOS-05 alg number", replaceSegment(good, 0, b64url([]byte(`{"alg":256,"kid":"es-1","typ":"at+jwt"}`))), ErrMalformed},
 		tc{"DOS-05 payload bad base64", replaceSegment(good, 1, "@@"), ErrSignature},
+		// RFC 7515 §4: duplicate header members are refused, even when
+		// the token is correctly signed over that header (issue 9, item 11).
+		tc{"duplicate alg, signed", signedHeader(es, `{"alg":"HS256","alg":"`+es.alg+`","kid":"`+es.kid+`","typ":"at+jwt"}`, parts[1]), ErrMalformed},
+		tc{"duplicate kid, signed", signedHeader(es, `{"alg":"`+es.alg+`","kid":"other","kid":"`+es.kid+`","typ":"at+jwt"}`, parts[1]), ErrMalformed},
+		tc{"alg and ALG, signed", signedHeader(es, `{"alg":"`+es.alg+`","ALG":"`+es.alg+`","kid":"`+es.kid+`","typ":"at+jwt"}`, parts[1]), ErrMalformed},
 		tc{"DOS-05 signature bad base64", replaceSegment(good, 2, "%%"), ErrSignature},
 	)
 	return cases

@@ -1,6 +1,9 @@
 package keys
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -214,7 +217,7 @@ func (m *Manager) verify(token string, opts *VerifyOptions, claims jwt.Claims) e
 	if iat, err := claims.GetIssuedAt(); err != nil || iat == nil {
 		return fmt.Errorf("%w: missing iat", ErrClaims)
 	}
-	return nil
+	return m.checkHeaderMembers(token)
 }
 
 // verificationKey is the jwt.Keyfunc: it runs after golang-jwt has checked
@@ -258,6 +261,63 @@ func (m *Manager) verificationKey(snap *snapshot, t *jwt.Token, wantTyp string, 
 		return nil, fmt.Errorf("%w %s: no longer published", ErrUnknownKey, kid)
 	}
 	return k.public, nil
+}
+
+// checkHeaderMembers refuses a verified token whose JOSE header names a
+// member twice. RFC 7515 §4 lets a parser take the last duplicate instead,
+// but then two parsers (or a parser and a proxy) can read different "alg"
+// or "kid" values from one header; golang-jwt keeps the last. Names are
+// compared case-insensitively, as encoding/json matches them to struct
+// fields. It runs after the signature check, so the headers it remembers
+// as sound are ones our keys signed: a few per key, bounded anyway.
+func (m *Manager) checkHeaderMembers(token string) error {
+	h64, _, _ := strings.Cut(token, ".")
+	if _, ok := m.soundHeaders.Load(h64); ok {
+		return nil
+	}
+	hb, err := base64.RawURLEncoding.Strict().DecodeString(h64)
+	if err != nil {
+		return fmt.Errorf("%w: header encoding", ErrMalformed)
+	}
+	if dup, err := duplicateMember(hb); err != nil || dup {
+		return fmt.Errorf("%w: a header member appears twice", ErrMalformed)
+	}
+	if m.soundHeaderCount.Add(1) <= maxSoundHeaders {
+		m.soundHeaders.Store(h64, struct{}{})
+	}
+	return nil
+}
+
+// maxSoundHeaders bounds the remembered headers: one per signing key and
+// token type, a few more across rotations.
+const maxSoundHeaders = 64
+
+// duplicateMember reports whether the JSON object b names a member twice
+// (case-insensitively); an error means b is not one JSON object.
+func duplicateMember(b []byte) (bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false, errors.New("not a JSON object")
+	}
+	var seen []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		name, _ := t.(string)
+		for _, s := range seen {
+			if strings.EqualFold(s, name) {
+				return true, nil
+			}
+		}
+		seen = append(seen, name)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // classify maps a golang-jwt error to ours, keeping it as the cause.

@@ -59,6 +59,12 @@ func forge(header map[string]any, claims map[string]any, sign func(input string)
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
+// rawHeader is forge with the header given as raw JSON.
+func rawHeader(header string, claims map[string]any, sign func(input string) []byte) string {
+	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + b64(claims)
+	return input + "." + base64.RawURLEncoding.EncodeToString(sign(input))
+}
+
 func hs256(key []byte) func(string) []byte {
 	return func(input string) []byte {
 		mac := hmac.New(sha256.New, key)
@@ -344,6 +350,11 @@ func TestVerifyHS256Mode(t *testing.T) {
 		{"wrong secret", forge(h, accessClaims(clock.Now(), "j"), hs256(bytes.Repeat([]byte{1}, 32))), ErrSignature},
 		{"RS256 JWK as secret", forge(h, accessClaims(clock.Now(), "j"), hs256(m.JWKS())), ErrSignature},
 		{"secret but RS256 kid", forge(map[string]any{"alg": HS256, "typ": "at+jwt", "kid": rs.id}, accessClaims(clock.Now(), "j"), hs256(secret)), ErrAlgorithm},
+		// RFC 7515 §4: a header naming a member twice is refused even
+		// when MACed with the right secret (issue 9, item 11).
+		{"duplicate alg", rawHeader(`{"alg":"none","alg":"HS256","typ":"at+jwt"}`, accessClaims(clock.Now(), "j"), hs256(secret)), ErrMalformed},
+		{"duplicate typ", rawHeader(`{"alg":"HS256","typ":"JWT","typ":"at+jwt"}`, accessClaims(clock.Now(), "j"), hs256(secret)), ErrMalformed},
+		{"alg and ALG", rawHeader(`{"alg":"HS256","ALG":"HS256","typ":"at+jwt"}`, accessClaims(clock.Now(), "j"), hs256(secret)), ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

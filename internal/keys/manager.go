@@ -111,6 +111,11 @@ type Manager struct {
 
 	mu   sync.Mutex // serializes store reads that end in a snapshot swap
 	snap atomic.Pointer[snapshot]
+
+	// soundHeaders remembers encoded JOSE headers of verified tokens that
+	// name no member twice (see checkHeaderMembers).
+	soundHeaders     sync.Map
+	soundHeaderCount atomic.Int64
 }
 
 // snapshot is one immutable view of the key set.
