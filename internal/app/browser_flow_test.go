@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
 )
 
@@ -119,7 +120,13 @@ type browserFixture struct {
 const alicePassword = "correct horse battery"
 
 func newBrowserFixture(t *testing.T, backend string) *browserFixture {
-	srv := startServer(t, backend, nil)
+	return newBrowserFixtureWith(t, backend, nil)
+}
+
+// newBrowserFixtureWith is newBrowserFixture with change applied to the
+// server's configuration.
+func newBrowserFixtureWith(t *testing.T, backend string, change func(*config.Config)) *browserFixture {
+	srv := startServer(t, backend, change)
 	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
 	if _, err := admin.CreateUser(t.Context(), srv.App.store, h, admin.UserSpec{Username: "alice", Email: "alice@example.com",
 		EmailVerified: true, Password: alicePassword, Roles: []string{"admin"}}, time.Now()); err != nil {

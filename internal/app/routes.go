@@ -57,8 +57,16 @@ func (a *App) buildRoutes() ([]Route, error) {
 		Introspection:    true,
 		GrantTypes:       a.token.GrantTypes(),
 		TokenAuthMethods: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
-		Scopes:           []string{"openid", "profile", "email", "offline_access"},
-		Claims: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+		// Introspection is for confidential clients only; a public client
+		// may revoke its own tokens (RFC 7009 §2.1).
+		IntrospectionAuthMethods: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost},
+		RevocationAuthMethods:    []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
+		Scopes:                   []string{"openid", "profile", "email", "offline_access"},
+		// Every claim of id_tokens (OIDC Core §2, §5.1), access tokens
+		// (RFC 9068 §2.2: jti, client_id, scope, roles, permissions) and
+		// userinfo; TestDiscoveryListsEveryIssuedClaim keeps it complete.
+		Claims: []string{"iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "nonce", "at_hash", "sid",
+			"client_id", "scope", "roles", "permissions",
 			"preferred_username", "name", "email", "email_verified"},
 	})
 	discovery, err := meta.Render()

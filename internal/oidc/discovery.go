@@ -42,8 +42,16 @@ type Metadata struct {
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
-	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	// RFC 8414 §2: the methods each endpoint really accepts.
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	ClaimsSupported                           []string `json:"claims_supported,omitempty"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
+	// Request objects are not supported. OpenID Connect Discovery §3
+	// makes request_uri_parameter_supported default to true, so both are
+	// always stated.
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	// AuthorizationResponseIssParameterSupported is RFC 9207 §3.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
@@ -60,10 +68,16 @@ type Features struct {
 	EndSession    bool
 	// GrantTypes lists the grant_type values the token endpoint accepts.
 	GrantTypes []string
-	// TokenAuthMethods lists the client authentication methods accepted.
-	TokenAuthMethods []string
-	Scopes           []string
-	Claims           []string
+	// TokenAuthMethods, IntrospectionAuthMethods and
+	// RevocationAuthMethods list the client authentication methods each
+	// endpoint accepts.
+	TokenAuthMethods         []string
+	IntrospectionAuthMethods []string
+	RevocationAuthMethods    []string
+	Scopes                   []string
+	// Claims lists every claim Gatehouse issues in id_tokens, access
+	// tokens and userinfo.
+	Claims []string
 }
 
 // NewMetadata builds the document for issuer. id_tokens are always signed
@@ -93,6 +107,12 @@ func NewMetadata(issuer string, f Features) Metadata {
 	m.UserinfoEndpoint = endpoint(f.Userinfo, "/userinfo")
 	m.RevocationEndpoint = endpoint(f.Revocation, "/oauth/revoke")
 	m.IntrospectionEndpoint = endpoint(f.Introspection, "/oauth/introspect")
+	if f.Revocation {
+		m.RevocationEndpointAuthMethodsSupported = f.RevocationAuthMethods
+	}
+	if f.Introspection {
+		m.IntrospectionEndpointAuthMethodsSupported = f.IntrospectionAuthMethods
+	}
 	m.DeviceAuthEndpoint = endpoint(f.Device, "/oauth/device_authorization")
 	m.EndSessionEndpoint = endpoint(f.EndSession, "/oauth/logout")
 	if f.Authorization {
