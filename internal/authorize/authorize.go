@@ -437,17 +437,27 @@ func redirectStatus(r *http.Request) int {
 // by redirect to the verified redirect URI.
 func (e *Endpoint) fail(w http.ResponseWriter, r *http.Request, req Request, err error) {
 	var pe *pageError
-	if errors.As(err, &pe) || req.RedirectURI == "" {
-		if pe == nil {
-			pe = &pageError{oauth.CodeInvalidRequest, "The request could not be processed."}
-		}
+	if errors.As(err, &pe) {
 		e.errorPage(w, r, http.StatusBadRequest, pe)
 		return
 	}
+	// An outage is shown on a page with its own status (and Retry-After)
+	// whether or not the redirect URI is known yet: it is not the
+	// client's error to report.
 	oe := oauth.As(err)
 	if oe.HTTPStatus() >= 500 {
+		if httpx.ClientClosed(w, r, e.cfg.Logger, err) {
+			return
+		}
 		e.cfg.Logger.ErrorContext(r.Context(), "authorization request failed", slog.Any("cause", oe.Cause))
+		for k, v := range oe.Header {
+			w.Header()[k] = v
+		}
 		e.errorPage(w, r, oe.HTTPStatus(), &pageError{oe.Code, "The service is temporarily unavailable. Please try again."})
+		return
+	}
+	if req.RedirectURI == "" {
+		e.errorPage(w, r, http.StatusBadRequest, &pageError{oauth.CodeInvalidRequest, "The request could not be processed."})
 		return
 	}
 	params := url.Values{"error": {oe.Code}}

@@ -29,9 +29,35 @@ func Handle(log *slog.Logger, fn HandlerFunc) http.Handler {
 	})
 }
 
+// StatusClientClosedRequest is recorded (nginx's 499) for a request whose
+// client went away before the answer: nobody reads it, and metrics and logs
+// must not count it as a server error.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether the client of r has gone away: its context
+// ends only when the connection closes (the server's base context is never
+// canceled), so a failure after that is the client's doing, typically a
+// store call canceled with it.
+func ClientGone(r *http.Request) bool { return r.Context().Err() != nil }
+
+// ClientClosed records that the client went away before the answer, at
+// debug level and as StatusClientClosedRequest, and reports whether it did.
+// Error paths call it before logging a failure as the server's.
+func ClientClosed(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) bool {
+	if !ClientGone(r) {
+		return false
+	}
+	log.DebugContext(r.Context(), "client went away before the answer", slog.Any("cause", err))
+	w.WriteHeader(StatusClientClosedRequest)
+	return true
+}
+
 // WriteError renders err as an OAuth JSON error response and logs it when
 // it is the server's fault.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if ClientClosed(w, r, log, err) {
+		return
+	}
 	oe := oauth.As(err)
 	status := oe.HTTPStatus()
 	if status >= 500 {

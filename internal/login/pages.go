@@ -114,6 +114,9 @@ func (p *Pages) render(r *http.Request, err error) {
 }
 
 func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.ClientClosed(w, r, p.cfg.Logger, err) {
+		return
+	}
 	p.cfg.Logger.ErrorContext(r.Context(), "login flow: backing service failed", slog.Any("error", err))
 	w.Header().Set("Retry-After", "2")
 	p.errorPage(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "The service is temporarily unavailable. Please try again.")
