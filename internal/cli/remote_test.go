@@ -229,7 +229,13 @@ func TestRemoteWritesMatchLocal(t *testing.T) {
 		return []string{"apikeys", "create", "--name", w + " key 2", "--expires-in", "never"}
 	})
 	// Signing keys.
-	both("", func(w string) []string { return []string{"keys", "rotate", "--json"} })
+	both("", func(w string) []string { return []string{"keys", "rotate", "--immediate", "--json"} })
+	both("", func(w string) []string { return []string{"keys", "rotate", "--immediate", "--alg", "ES256"} })
+	// A pre-published rotation, then one more while it is pending: both
+	// modes refuse the second alike.
+	if r := f.remote(t, "", "keys", "rotate", "--alg", "ES256"); r.code != 0 || !strings.Contains(r.stdout, "signing from") {
+		t.Errorf("remote keys rotate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	both("", func(w string) []string { return []string{"keys", "rotate", "--alg", "ES256"} })
 
 	// The remote changes are in the store.
