@@ -107,6 +107,7 @@ type Store interface {
 	Roles
 	APIKeys
 	OneTimeUses
+	DeviceCodes
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

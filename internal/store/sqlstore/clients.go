@@ -154,6 +154,9 @@ func (s *DB) DeleteClient(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, deleteClientCodes, id); err != nil {
 			return fmt.Errorf("codes: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, deleteClientDeviceCodes, id); err != nil {
+			return fmt.Errorf("device codes: %w", err)
+		}
 		_, err = s.revokeGrantsTx(ctx, tx, selectGrantIDsByClient, id, now)
 		return err
 	})

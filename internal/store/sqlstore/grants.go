@@ -369,7 +369,7 @@ func (s *DB) RevokeUserGrants(ctx context.Context, userID string, now time.Time,
 	}
 	var revs []store.Revocation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{deleteUserSessions, deleteUserCodes} {
+		for _, q := range []string{deleteUserSessions, deleteUserCodes, deleteUserUnusedDeviceCodes} {
 			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
 				return err
 			}
@@ -402,6 +402,9 @@ func (s *DB) EndSession(ctx context.Context, sid string, now, sidExpiresAt time.
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, deleteSessionUnusedCodes, sid); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, deleteSessionUnusedDeviceCodes, sid); err != nil {
 			return err
 		}
 		var err error

@@ -56,7 +56,10 @@ var pruneQueries = []struct{ what, query string }{
 AND (used_at = 0 OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id))`},
 	{"auth codes", `DELETE FROM auth_codes WHERE expires_at <= $1
 AND (grant_id = '' OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = auth_codes.grant_id))`},
+	{"device codes", `DELETE FROM device_codes WHERE expires_at <= $1
+AND (grant_id = '' OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = device_codes.grant_id))`},
 	{"sessions", `DELETE FROM sessions WHERE expires_at <= $1`},
+	{"one-time uses", `DELETE FROM used_once WHERE expires_at <= $1`},
 }
 
 // AddRevocations implements store.Grants. Every entry needs a known Kind,

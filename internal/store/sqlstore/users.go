@@ -207,7 +207,7 @@ func (s *DB) DeleteUser(ctx context.Context, id string) error {
 		if n == 0 {
 			return store.ErrNotFound
 		}
-		for _, q := range []string{deleteUserSessions, deleteUserConsents, deleteUserCodes} {
+		for _, q := range []string{deleteUserSessions, deleteUserConsents, deleteUserCodes, deleteUserUnusedDeviceCodes} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err
 			}
