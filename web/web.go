@@ -117,6 +117,7 @@ func (p *Pages) Consent(w http.ResponseWriter, status int, d ConsentPage) error 
 const (
 	DeviceStepEnter   = "enter"   // the user types the code shown on the device
 	DeviceStepConfirm = "confirm" // the user approves or denies the device
+	DeviceStepDone    = "done"    // the decision is recorded
 )
 
 // DevicePage is the data for device verification (RFC 8628 §3.3). The
@@ -127,7 +128,10 @@ type DevicePage struct {
 	CSRFToken string // sent back as csrf_token
 	UserCode  string // code to prefill (enter) or being approved (confirm)
 	Error     string // message, e.g. an unknown or expired code; empty for none
-	Step      string // DeviceStepEnter or DeviceStepConfirm
+	Step      string // DeviceStepEnter, DeviceStepConfirm or DeviceStepDone
+
+	// Approved is the decision shown on the done step.
+	Approved bool
 
 	// Shown on the confirm step only.
 	ClientName string      // application on the device
@@ -135,9 +139,9 @@ type DevicePage struct {
 }
 
 // Device renders the device verification page. A Step other than
-// DeviceStepEnter or DeviceStepConfirm is a render error.
+// DeviceStepEnter, DeviceStepConfirm or DeviceStepDone is a render error.
 func (p *Pages) Device(w http.ResponseWriter, status int, d DevicePage) error {
-	if d.Step != DeviceStepEnter && d.Step != DeviceStepConfirm {
+	if d.Step != DeviceStepEnter && d.Step != DeviceStepConfirm && d.Step != DeviceStepDone {
 		internalError(w)
 		return fmt.Errorf("web: unknown device step %q", d.Step)
 	}

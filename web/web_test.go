@@ -108,7 +108,7 @@ var pageCases = []struct {
 				`autocapitalize="characters"`, `inputmode="text"`},
 		},
 		text: []string{`role="alert">That code is not valid.<`, ">Continue</button>"},
-		skip: []string{"Step", "ClientName", "Scopes"},
+		skip: []string{"Step", "ClientName", "Scopes", "Approved"},
 	},
 	{
 		name:   "device confirm",
@@ -126,7 +126,21 @@ var pageCases = []struct {
 		text: []string{"Only continue if you started this on a device you own; " +
 			"you are authorizing a device to access your account", "Example TV", "WDJB-MJHT", "openid",
 			"Read your email address"},
-		skip: []string{"Step"},
+		skip: []string{"Step", "Approved"},
+	},
+	{
+		name:   "device approved",
+		status: http.StatusOK,
+		data:   DevicePage{Step: DeviceStepDone, Approved: true, ClientName: "Example TV"},
+		text:   []string{"<h1>Device approved</h1>", "Example TV", "return to your device"},
+		skip:   []string{"Step", "Approved", "Action", "CSRFToken", "UserCode", "Error", "Scopes"},
+	},
+	{
+		name:   "device denied",
+		status: http.StatusOK,
+		data:   DevicePage{Step: DeviceStepDone, ClientName: "Example TV"},
+		text:   []string{"<h1>Device denied</h1>", "Example TV", "not given access"},
+		skip:   []string{"Step", "Approved", "Action", "CSRFToken", "UserCode", "Error", "Scopes"},
 	},
 	{
 		name:   "error",

@@ -18,11 +18,12 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // SupportedGrantTypes returns the grant types the token endpoint implements.
 func SupportedGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode}
 }
 
 // DefaultUserScopes are allowed for a browser client registered without
@@ -171,8 +172,10 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 		}
 	}
 	hasCode := slices.Contains(spec.GrantTypes, GrantAuthorizationCode)
-	if slices.Contains(spec.GrantTypes, GrantRefreshToken) && !hasCode {
-		bad("refresh_token needs authorization_code (client_credentials clients get no refresh tokens)")
+	// Grants a user makes to the client, as opposed to the client's own.
+	userGrants := hasCode || slices.Contains(spec.GrantTypes, GrantDeviceCode)
+	if slices.Contains(spec.GrantTypes, GrantRefreshToken) && !userGrants {
+		bad("refresh_token needs authorization_code or the device grant (client_credentials clients get no refresh tokens)")
 	}
 
 	switch {
@@ -210,7 +213,7 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 			bad("post-logout %v", err)
 		}
 	}
-	if len(spec.Scopes) == 0 && hasCode {
+	if len(spec.Scopes) == 0 && userGrants {
 		spec.Scopes = DefaultUserScopes()
 	}
 	spec.Scopes = dedupe(spec.Scopes)

@@ -472,7 +472,7 @@ func TestAPIKeyIntrospectionAndMisuse(t *testing.T) {
 // documented public surface.
 func TestRBAC04EveryRouteNeedsCredentials(t *testing.T) {
 	a := newApp(t, testConfig(t))
-	public := regexp.MustCompile(`^(GET|POST) (/\.well-known/|/healthz|/readyz|/metrics|/oauth/authorize|/oauth/token|/login|/consent|/oauth/logout|/static/)`)
+	public := regexp.MustCompile(`^(GET|POST) (/\.well-known/|/healthz|/readyz|/metrics|/oauth/authorize|/oauth/token|/oauth/device_authorization|/device|/login|/consent|/oauth/logout|/static/)`)
 	for _, rt := range allRoutes(t, a) {
 		if public.MatchString(rt.Pattern) {
 			if rt.Access != Public && rt.Access != ClientAuth {

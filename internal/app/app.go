@@ -133,21 +133,23 @@ func (a *App) init(ctx context.Context) error {
 	roles := rbac.NewResolver(a.store, 0, a.now)
 	a.roles = roles
 	a.token = token.New(token.Config{
-		Issuer:         a.cfg.Issuer,
-		AccessTTL:      a.cfg.Tokens.AccessTTL,
-		IDTokenTTL:     a.cfg.Tokens.IDTokenTTL,
-		RefreshTTL:     a.cfg.Tokens.RefreshTTL,
-		RefreshIdleTTL: a.cfg.Tokens.RefreshIdleTTL,
-		AccessAlg:      a.cfg.Signing.AccessTokenAlg,
-		Signer:         a.keys,
-		Store:          a.store,
-		Revocations:    a.revocations,
-		Auditor:        a.audit,
-		Clients:        a.clients,
-		APIKeys:        apiKeyIntrospection{keys: a.apiKeys, roles: roles, issuer: a.cfg.Issuer},
-		Permissions:    permissionsClaim(a.cfg.Tokens.PermissionsClaim, roles),
-		Now:            a.now,
-		Logger:         a.log,
+		Issuer:             a.cfg.Issuer,
+		AccessTTL:          a.cfg.Tokens.AccessTTL,
+		IDTokenTTL:         a.cfg.Tokens.IDTokenTTL,
+		RefreshTTL:         a.cfg.Tokens.RefreshTTL,
+		RefreshIdleTTL:     a.cfg.Tokens.RefreshIdleTTL,
+		DeviceCodeTTL:      a.cfg.Tokens.DeviceCodeTTL,
+		DevicePollInterval: a.cfg.Tokens.DevicePollInterval,
+		AccessAlg:          a.cfg.Signing.AccessTokenAlg,
+		Signer:             a.keys,
+		Store:              a.store,
+		Revocations:        a.revocations,
+		Auditor:            a.audit,
+		Clients:            a.clients,
+		APIKeys:            apiKeyIntrospection{keys: a.apiKeys, roles: roles, issuer: a.cfg.Issuer},
+		Permissions:        permissionsClaim(a.cfg.Tokens.PermissionsClaim, roles),
+		Now:                a.now,
+		Logger:             a.log,
 	})
 	if err := a.initBrowserFlow(masterKey); err != nil {
 		return err

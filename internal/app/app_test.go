@@ -209,6 +209,8 @@ func TestEveryRouteHasAccessAndSecurityHeaders(t *testing.T) {
 			"GET /.well-known/jwks.json": true, "GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
 			// Nobody signed in: the signed-out page.
 			"GET /oauth/logout": true, "POST /oauth/logout": true,
+			// The form to enter a device's user code.
+			"GET /device": true,
 		}
 		switch {
 		case answersEmpty[rt.Pattern]:

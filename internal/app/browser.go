@@ -52,6 +52,7 @@ func (a *App) initBrowserFlow(masterKey []byte) error {
 		Pages:            a.pages,
 		Sealer:           sealer,
 		Authorize:        a.authorize,
+		Devices:          a.store,
 		Revocations:      a.revocations,
 		Auditor:          a.audit,
 		VerifyHint:       a.verifyIDTokenHint,

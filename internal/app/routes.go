@@ -7,9 +7,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/token"
 	"github.com/gatehouse/gatehouse/sdk"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -55,6 +57,7 @@ func (a *App) buildRoutes() ([]Route, error) {
 		Token:            true,
 		Revocation:       true,
 		Introspection:    true,
+		Device:           true,
 		GrantTypes:       a.token.GrantTypes(),
 		TokenAuthMethods: []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
 		// Introspection is for confidential clients only; a public client
@@ -89,6 +92,7 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"POST /oauth/token", ClientAuth, a.token.Handler()},
 		{"POST /oauth/introspect", ClientAuth, a.token.IntrospectionHandler()},
 		{"POST /oauth/revoke", ClientAuth, a.token.RevocationHandler()},
+		{"POST " + token.DeviceAuthorizationPath, ClientAuth, a.token.DeviceAuthorizationHandler()},
 		{"GET " + revocation.FeedPath, ClientAuth, a.revocations.FeedHandler(a.clients, a.feedAccess)},
 		{"GET " + oidc.PathUserinfo, Bearer, userinfo},
 		{"POST " + oidc.PathUserinfo, Bearer, userinfo},
@@ -100,6 +104,10 @@ func (a *App) buildRoutes() ([]Route, error) {
 		{"POST /login", Public, http.HandlerFunc(a.login.LoginSubmit)},
 		{"GET /consent", Public, http.HandlerFunc(a.login.ConsentForm)},
 		{"POST /consent", Public, http.HandlerFunc(a.login.ConsentSubmit)},
+		// Device verification (RFC 8628 §3.3): the user enters the code
+		// shown on the device, signs in and approves it by POST.
+		{"GET " + login.DevicePath, Public, http.HandlerFunc(a.login.DeviceForm)},
+		{"POST " + login.DevicePath, Public, http.HandlerFunc(a.login.DeviceSubmit)},
 		{"GET /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
 		{"POST /oauth/logout", Public, http.HandlerFunc(a.login.Logout)},
 		{"GET " + web.StaticPattern, Public, a.pages.StaticHandler()},

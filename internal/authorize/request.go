@@ -38,12 +38,18 @@ type Request struct {
 	// LoginSID is set by the login page: the session created by signing in
 	// during this request, which satisfies prompt=login and max_age.
 	LoginSID string `json:"ls,omitempty"`
+	// UserCode is the normalized user code of a device request
+	// (KindDevice), which the device page resumes after sign-in.
+	UserCode string `json:"uc,omitempty"`
 }
 
 // Kinds of sealed requests.
 const (
 	KindAuthorize = "authorize"
 	KindLogout    = "logout"
+	// KindDevice is a device verification (RFC 8628 §3.3) waiting for the
+	// user to sign in.
+	KindDevice = "device"
 )
 
 // HasPrompt reports whether the request carries prompt value v.
@@ -107,6 +113,16 @@ func (s *Sealer) Expires(r Request) time.Time {
 
 // maxSealed bounds what Open decodes.
 const maxSealed = 8 << 10
+
+// OpenAny returns the request sealed in blob if it is of one of kinds.
+func (s *Sealer) OpenAny(blob string, kinds ...string) (Request, error) {
+	for _, k := range kinds {
+		if r, err := s.Open(blob, k); err == nil {
+			return r, nil
+		}
+	}
+	return Request{}, ErrBadRequestToken
+}
 
 // Open returns the request of the given kind sealed in blob.
 func (s *Sealer) Open(blob, kind string) (Request, error) {

@@ -86,6 +86,10 @@ type Tokens struct {
 	CodeTTL        time.Duration `koanf:"code_ttl"`
 	// SessionTTL is the lifetime of a browser login session at Gatehouse.
 	SessionTTL time.Duration `koanf:"session_ttl"`
+	// DeviceCodeTTL is how long a device code (RFC 8628) waits for the
+	// user; DevicePollInterval is the least time between two polls.
+	DeviceCodeTTL      time.Duration `koanf:"device_code_ttl"`
+	DevicePollInterval time.Duration `koanf:"device_poll_interval"`
 	// PermissionsClaim puts the permissions of the subject's roles in
 	// access tokens (the "permissions" claim), for resource servers that
 	// check sdk.RequirePermissions.
@@ -141,12 +145,14 @@ func Default() Config {
 			MaxHeaderBytes:    32 << 10,
 		},
 		Tokens: Tokens{
-			AccessTTL:      15 * time.Minute,
-			IDTokenTTL:     time.Hour,
-			RefreshTTL:     30 * 24 * time.Hour,
-			RefreshIdleTTL: 7 * 24 * time.Hour,
-			CodeTTL:        60 * time.Second,
-			SessionTTL:     24 * time.Hour,
+			AccessTTL:          15 * time.Minute,
+			IDTokenTTL:         time.Hour,
+			RefreshTTL:         30 * 24 * time.Hour,
+			RefreshIdleTTL:     7 * 24 * time.Hour,
+			CodeTTL:            60 * time.Second,
+			SessionTTL:         24 * time.Hour,
+			DeviceCodeTTL:      10 * time.Minute,
+			DevicePollInterval: 5 * time.Second,
 		},
 		Signing: Signing{
 			AccessTokenAlg:     "ES256",
@@ -279,6 +285,8 @@ func (c *Config) Validate() error {
 		{"tokens.refresh_idle_ttl", c.Tokens.RefreshIdleTTL},
 		{"tokens.code_ttl", c.Tokens.CodeTTL},
 		{"tokens.session_ttl", c.Tokens.SessionTTL},
+		{"tokens.device_code_ttl", c.Tokens.DeviceCodeTTL},
+		{"tokens.device_poll_interval", c.Tokens.DevicePollInterval},
 		{"signing.key_refresh_interval", c.Signing.KeyRefreshInterval},
 	}
 	for _, p := range positive {
@@ -298,6 +306,13 @@ func (c *Config) Validate() error {
 	// RFC 6749 §4.1.2 recommends at most 10 minutes for codes.
 	if c.Tokens.CodeTTL > 10*time.Minute {
 		bad("tokens.code_ttl", "must be at most 10m, got %s", c.Tokens.CodeTTL)
+	}
+	// RFC 8628 §5.1: a short lifetime is what keeps user codes unguessable.
+	if c.Tokens.DeviceCodeTTL > 30*time.Minute {
+		bad("tokens.device_code_ttl", "must be at most 30m, got %s", c.Tokens.DeviceCodeTTL)
+	}
+	if d := c.Tokens.DevicePollInterval; d > 0 && (d < time.Second || d > time.Minute || d%time.Second != 0) {
+		bad("tokens.device_poll_interval", "must be whole seconds from 1s to 1m, got %s", d)
 	}
 	if c.Tokens.RefreshIdleTTL > c.Tokens.RefreshTTL {
 		bad("tokens.refresh_idle_ttl", "must not exceed tokens.refresh_ttl (%s)", c.Tokens.RefreshTTL)

@@ -70,8 +70,14 @@ type Config struct {
 	// AccountLimiter and IPLimiter throttle failed logins (nil: defaults).
 	AccountLimiter *throttle.Limiter
 	IPLimiter      *throttle.Limiter
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Devices serves the device verification page (RFC 8628 §3.3);
+	// DeviceIPLimiter and DeviceGlobalLimiter throttle wrong user codes
+	// (nil: defaults).
+	Devices             DeviceCodes
+	DeviceIPLimiter     *throttle.Limiter
+	DeviceGlobalLimiter *throttle.Limiter
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // DefaultAccountThrottle allows 5 failures per account, then locks it for
@@ -95,6 +101,12 @@ func New(cfg Config) *Pages {
 	}
 	if cfg.IPLimiter == nil {
 		cfg.IPLimiter = throttle.New(DefaultIPThrottle(), cfg.Now)
+	}
+	if cfg.DeviceIPLimiter == nil {
+		cfg.DeviceIPLimiter = throttle.New(DefaultDeviceIPThrottle(), cfg.Now)
+	}
+	if cfg.DeviceGlobalLimiter == nil {
+		cfg.DeviceGlobalLimiter = throttle.New(DefaultDeviceGlobalThrottle(), cfg.Now)
 	}
 	return &Pages{cfg: cfg}
 }
@@ -122,9 +134,13 @@ func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	p.errorPage(w, r, http.StatusServiceUnavailable, "Temporarily unavailable", "The service is temporarily unavailable. Please try again.")
 }
 
-// openRequest reads the sealed authorization request from a page.
-func (p *Pages) openRequest(w http.ResponseWriter, r *http.Request, blob string) (authorize.Request, bool) {
-	req, err := p.cfg.Sealer.Open(blob, authorize.KindAuthorize)
+// openRequest reads the sealed request of one of kinds (default: an
+// authorization request) from a page.
+func (p *Pages) openRequest(w http.ResponseWriter, r *http.Request, blob string, kinds ...string) (authorize.Request, bool) {
+	if len(kinds) == 0 {
+		kinds = []string{authorize.KindAuthorize}
+	}
+	req, err := p.cfg.Sealer.OpenAny(blob, kinds...)
 	if err != nil {
 		p.errorPage(w, r, http.StatusBadRequest, "Sign-in request expired",
 			"This sign-in request is no longer valid. Please start again from the application.")
@@ -140,10 +156,11 @@ func (p *Pages) clientName(ctx context.Context, id string) string {
 	return ""
 }
 
-// LoginForm serves GET /login.
+// LoginForm serves GET /login, for an authorization request or a device
+// verification.
 func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
 	blob := r.URL.Query().Get(authorize.ResumeParam)
-	req, ok := p.openRequest(w, r, blob)
+	req, ok := p.openRequest(w, r, blob, authorize.KindAuthorize, authorize.KindDevice)
 	if !ok {
 		return
 	}
@@ -164,7 +181,7 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	blob := r.PostForm.Get("request")
-	req, ok := p.openRequest(w, r, blob)
+	req, ok := p.openRequest(w, r, blob, authorize.KindAuthorize, authorize.KindDevice)
 	if !ok {
 		return
 	}
@@ -225,7 +242,11 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "login_succeeded", UserID: user.ID, ClientID: req.ClientID,
 		SessionID: sess.ID, IP: ip})
 	req.LoginSID = sess.ID
-	http.Redirect(w, r, authorize.Path+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
+	next := authorize.Path
+	if req.Kind == authorize.KindDevice {
+		next = DevicePath
+	}
+	http.Redirect(w, r, next+"?"+url.Values{authorize.ResumeParam: {p.cfg.Sealer.Seal(req)}}.Encode(), http.StatusSeeOther)
 }
 
 // scopeDescriptions explains the standard scopes on the consent page.

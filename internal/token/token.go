@@ -55,6 +55,9 @@ type Store interface {
 	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss store.Issue) (store.Grant, []store.Revocation, error)
 	RevokeGrant(ctx context.Context, id string, now time.Time) ([]store.Revocation, error)
 	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]store.Revocation, error)
+	CreateDeviceCode(ctx context.Context, d store.DeviceCode, now time.Time) error
+	PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (store.DeviceCode, error)
+	RedeemDeviceCode(ctx context.Context, hash []byte, now time.Time, g store.Grant, iss store.Issue) ([]store.Revocation, error)
 }
 
 // Config holds the endpoints' dependencies.
@@ -69,6 +72,10 @@ type Config struct {
 	// RefreshIdleTTL is how long one refresh token may go unused (default
 	// 7 days, never beyond the grant's end).
 	RefreshIdleTTL time.Duration
+	// DeviceCodeTTL and DevicePollInterval are the device grant's
+	// expires_in and interval (defaults 10 minutes and 5 s, RFC 8628).
+	DeviceCodeTTL      time.Duration
+	DevicePollInterval time.Duration
 	// AccessAlg signs access tokens.
 	AccessAlg   string
 	Signer      Signer
@@ -108,7 +115,7 @@ const (
 )
 
 // New returns the token endpoint serving the authorization_code,
-// refresh_token and client_credentials grants.
+// refresh_token, client_credentials and device_code grants.
 func New(cfg Config) *Endpoint {
 	if cfg.IDTokenTTL <= 0 {
 		cfg.IDTokenTTL = DefaultIDTokenTTL
@@ -118,6 +125,12 @@ func New(cfg Config) *Endpoint {
 	}
 	if cfg.RefreshIdleTTL <= 0 {
 		cfg.RefreshIdleTTL = DefaultRefreshIdleTTL
+	}
+	if cfg.DeviceCodeTTL <= 0 {
+		cfg.DeviceCodeTTL = DefaultDeviceCodeTTL
+	}
+	if cfg.DevicePollInterval <= 0 {
+		cfg.DevicePollInterval = DefaultDevicePollInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -132,6 +145,7 @@ func New(cfg Config) *Endpoint {
 		GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
 		GrantClientCredentials: &clientCredentials{minter: m, auditor: cfg.Auditor},
 		GrantRefreshToken:      &refreshToken{cfg: &e.cfg, minter: m},
+		GrantDeviceCode:        &deviceCode{cfg: &e.cfg, minter: m},
 	}
 	return e
 }

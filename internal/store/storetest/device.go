@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,7 +194,7 @@ func testDeviceCodeRedeemConcurrent(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range concurrency {
 		wg.Go(func() {
-			id := string(rune('a' + i))
+			id := fmt.Sprint(i)
 			_, err := s.RedeemDeviceCode(ctx, d.Hash, now, grant("g-"+id, "tv", "u1", "s1"), issue("rt-"+id, "at-"+id, at(20*time.Minute)))
 			switch {
 			case err == nil:
