@@ -19,6 +19,59 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
+// openInChromium starts headless Chromium on a fresh profile, opens u and
+// returns the browser's context, closed when the test ends. The first
+// action starts the browser and carries no deadline (it would bound the
+// browser's life); callers give later steps one.
+func openInChromium(t *testing.T, chromium, u string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(browserCtx, chromedp.Navigate(u)); err != nil {
+		t.Fatalf("open %s in Chromium: %v", u, err)
+	}
+	return browserCtx
+}
+
+// runChromiumSteps runs named browser steps, reporting the page on failure.
+func runChromiumSteps(t *testing.T, browserCtx, ctx context.Context, steps []chromiumStep) {
+	t.Helper()
+	for _, s := range steps {
+		if err := chromedp.Do(ctx, s.a); err != nil {
+			loc, _ := chromedp.Run(browserCtx, chromedp.Location())
+			body, _ := chromedp.Run(browserCtx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("browser step %q: %v (at %s)\n%s", s.name, err, loc, body)
+		}
+	}
+}
+
+type chromiumStep struct {
+	name string
+	a    chromedp.Action[chromedp.Void]
+}
+
+// chromiumLogin fills and submits the login form.
+func chromiumLogin(username, password string) []chromiumStep {
+	return []chromiumStep{
+		{"login form", chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`))},
+		{"type username", chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), username)},
+		{"type password", chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), password)},
+		{"submit", chromedp.Click(chromedp.CSS(`button[type="submit"]`))},
+	}
+}
+
 // TestBrowserLoginAndConsent signs in through the real /login and /consent
 // pages in headless Chromium, checks the session cookie's flags as the
 // browser stored them, and redeems the code the browser delivered.
@@ -53,45 +106,12 @@ func TestBrowserLoginAndConsent(t *testing.T) {
 		Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
 	verifier := oauth2.GenerateVerifier()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browserCtx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first action starts the browser and must not carry a deadline
-	// (it would bound the browser's life); later steps get one.
-	if err := chromedp.Do(browserCtx, chromedp.Navigate(conf.AuthCodeURL("browser-state", oauth2.S256ChallengeOption(verifier)))); err != nil {
-		t.Fatalf("open the authorization URL: %v", err)
-	}
+	browserCtx := openInChromium(t, chromium, conf.AuthCodeURL("browser-state", oauth2.S256ChallengeOption(verifier)))
 	ctx, cancelTimeout := context.WithTimeout(browserCtx, 60*time.Second)
 	defer cancelTimeout()
 
-	steps := []struct {
-		name string
-		a    chromedp.Action[chromedp.Void]
-	}{
-		{"login form", chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`))},
-		{"type username", chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "alice")},
-		{"type password", chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), alicePassword)},
-		{"submit", chromedp.Click(chromedp.CSS(`button[type="submit"]`))},
-		{"consent form", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`))},
-	}
-	for _, s := range steps {
-		if err := chromedp.Do(ctx, s.a); err != nil {
-			loc, _ := chromedp.Run(browserCtx, chromedp.Location())
-			body, _ := chromedp.Run(browserCtx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("browser step %q: %v (at %s)\n%s", s.name, err, loc, body)
-		}
-	}
+	runChromiumSteps(t, browserCtx, ctx, append(chromiumLogin("alice", alicePassword),
+		chromiumStep{"consent form", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`))}))
 	consentText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 // deviceFixture is a server (device poll interval 1 s) with alice, the
@@ -340,4 +343,55 @@ func decodeJSON(t *testing.T, body []byte) map[string]any {
 		t.Fatalf("not JSON: %q", body)
 	}
 	return m
+}
+
+// TestDeviceApprovalInChromium: a device signs in with x/oauth2 while the
+// user, in headless Chromium, opens verification_uri_complete, continues,
+// signs in and allows; x/oauth2's DeviceAccessToken, polling meanwhile,
+// gets the tokens. On both backends.
+func TestDeviceApprovalInChromium(t *testing.T) {
+	chromium := testsvc.Chromium(t)
+	forEachBackend(t, func(t *testing.T, backend string) {
+		f := newDeviceFixture(t, backend, nil)
+		da, err := f.tv.DeviceAuth(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			tok *oauth2.Token
+			err error
+		}
+		polled := make(chan result, 1)
+		go func() {
+			tok, err := f.tv.DeviceAccessToken(t.Context(), da)
+			polled <- result{tok, err}
+		}()
+
+		browserCtx := openInChromium(t, chromium, da.VerificationURIComplete)
+		ctx, cancel := context.WithTimeout(browserCtx, 60*time.Second)
+		defer cancel()
+		steps := []chromiumStep{
+			{"code form", chromedp.WaitVisible(chromedp.CSS(`input[name="user_code"]`))},
+			{"continue", chromedp.Click(chromedp.CSS(`button[type="submit"]`))},
+		}
+		steps = append(steps, chromiumLogin("alice", alicePassword)...)
+		steps = append(steps,
+			chromiumStep{"confirmation", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`))},
+			chromiumStep{"allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`))},
+			chromiumStep{"done", chromedp.WaitVisible(chromedp.CSS(`h1`))},
+		)
+		runChromiumSteps(t, browserCtx, ctx, steps)
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
+		if err != nil || !strings.Contains(text, "Device approved") || !strings.Contains(text, "Tv App") {
+			t.Fatalf("after allowing: %v %q", err, text)
+		}
+		select {
+		case r := <-polled:
+			if r.err != nil || r.tok.AccessToken == "" || r.tok.Extra("id_token") == nil {
+				t.Fatalf("DeviceAccessToken: %v %+v", r.err, r.tok)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the device never got its token")
+		}
+	})
 }
