@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
+	"github.com/gatehouse/gatehouse/sdk/device"
 )
 
 // deviceFixture is a server (device poll interval 1 s) with alice, the
@@ -394,4 +395,47 @@ func TestDeviceApprovalInChromium(t *testing.T) {
 			t.Fatal("the device never got its token")
 		}
 	})
+}
+
+// TestSDKDeviceSignIn: sdk/device signs a CLI in against the real server:
+// it shows the code, polls while the user approves in a browser, verifies
+// the id_token with the server's keys, and its token source refreshes.
+func TestSDKDeviceSignIn(t *testing.T) {
+	f := newDeviceFixture(t, "sqlite", nil)
+	prompts := make(chan device.Prompt, 1)
+	type result struct {
+		res *device.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := device.SignIn(t.Context(), device.Config{Issuer: f.srv.URL, ClientID: "tv",
+			Scopes: []string{"openid", "profile", "offline_access"}, Audiences: []string{"https://api.example"},
+			Prompt: func(p device.Prompt) error { prompts <- p; return nil }})
+		done <- result{res, err}
+	}()
+	var p device.Prompt
+	select {
+	case p = <-prompts:
+	case r := <-done:
+		t.Fatalf("SignIn ended before prompting: %v", r.err)
+	}
+	b := newBrowser(t, f.srv.URL)
+	f.decideDevice(t, b, f.confirmDevice(t, b, p.VerificationURIComplete), "allow")
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("SignIn: %v", r.err)
+	}
+	if r.res.IDToken == nil || r.res.IDToken.Subject == "" || r.res.Token.RefreshToken == "" {
+		t.Fatalf("result: %+v", r.res)
+	}
+	r.res.Token.Expiry = time.Now().Add(-time.Minute)
+	fresh, err := r.res.OAuth2.TokenSource(t.Context(), r.res.Token).Token()
+	if err != nil || fresh.AccessToken == r.res.Token.AccessToken {
+		t.Fatalf("refresh through the result's token source: %v", err)
+	}
+	api := sdkVerifier(t, f.srv, "web", f.webSecret)
+	if _, err := api.Verify(t.Context(), fresh.AccessToken); err != nil {
+		t.Fatalf("the SDK verifier refuses the device's access token: %v", err)
+	}
 }
