@@ -42,7 +42,7 @@ func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.spec.AuthMethod, "auth-method", "", "token endpoint auth: client_secret_basic (default), client_secret_post, none (public)")
 	fs.StringSliceVar(&f.spec.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable; exact match, https or loopback http)")
 	fs.StringSliceVar(&f.spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
-	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials")
+	fs.StringSliceVar(&f.spec.GrantTypes, "grant-types", nil, "grant types: authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code")
 	fs.StringSliceVar(&f.spec.Scopes, "scopes", nil, "scopes the client may request")
 	fs.StringSliceVar(&f.spec.Audiences, "audience", nil, "audience (API identifier) the client may get tokens for (repeatable)")
 	fs.StringSliceVar(&f.spec.Roles, "roles", nil, "roles of the client: in its client_credentials tokens, and for what it may do itself (resource-server: read the revocation feed)")
