@@ -222,6 +222,27 @@ func TestDeviceGrantRefusals(t *testing.T) {
 			t.Fatalf("denied device: %v", err)
 		}
 
+		// A confidential device client authenticates at the device
+		// endpoint too; a client without the grant is unauthorized_client
+		// there and at the token endpoint (CODE-07).
+		_, sec := f.srv.createClient(t, admin.ClientSpec{ID: "kiosk", Name: "Kiosk", GrantTypes: []string{admin.GrantDeviceCode}})
+		fx := &ccFixture{srv: f.srv}
+		if resp, body := fx.post(t, "/oauth/device_authorization", url.Values{"client_id": {"kiosk"}}, "", ""); resp.StatusCode != 401 {
+			t.Fatalf("confidential client without its secret: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := fx.post(t, "/oauth/device_authorization", url.Values{}, "kiosk", sec); resp.StatusCode != 200 {
+			t.Fatalf("confidential client with Basic: %d %s", resp.StatusCode, body)
+		}
+		_, ccSec := f.srv.createClient(t, admin.ClientSpec{ID: "cc1", Name: "cc1", GrantTypes: []string{"client_credentials"}})
+		if resp, body := fx.post(t, "/oauth/device_authorization", url.Values{}, "cc1", ccSec); resp.StatusCode != 400 ||
+			decodeJSON(t, body)["error"] != "unauthorized_client" {
+			t.Fatalf("device authorization by a client_credentials client: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {admin.GrantDeviceCode}, "device_code": {da.DeviceCode}}, "cc1", ccSec); resp.StatusCode != 400 ||
+			decodeJSON(t, body)["error"] != "unauthorized_client" {
+			t.Fatalf("device_code grant by a client_credentials client: %d %s", resp.StatusCode, body)
+		}
+
 		// Unknown device code.
 		if code, m := f.poll(t, "tv", "not-a-device-code"); code != 400 || m["error"] != "invalid_grant" {
 			t.Fatalf("unknown device code: %d %v", code, m)
