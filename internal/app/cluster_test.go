@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 	"github.com/gatehouse/gatehouse/sdk"
 )
@@ -195,5 +198,32 @@ func TestClusterKeyRotationRefusesNoValidToken(t *testing.T) {
 	// Slowness can only delay the switch, never advance it.
 	if early := firstNew.Sub(start); early < prepublish-500*time.Millisecond {
 		t.Errorf("the new key signed %s after the rotation, before its pre-publication (%s) ended", early, prepublish)
+	}
+}
+
+// TestClusterDeviceGrant: every step of the device grant may land on a
+// different node (the load balancer takes turns): the device
+// authorization, each page of the approval, and each poll.
+func TestClusterDeviceGrant(t *testing.T) {
+	c := startCluster(t, 3, func(cfg *config.Config) { cfg.Tokens.DevicePollInterval = time.Second })
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	if _, err := admin.CreateUser(t.Context(), c.nodes[0].App.store, h, admin.UserSpec{Username: "alice", Password: alicePassword}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0].createClient(t, admin.ClientSpec{ID: "tv", Name: "TV", Public: true, GrantTypes: []string{admin.GrantDeviceCode}})
+	conf := oauth2.Config{ClientID: "tv", Scopes: []string{"openid"}, Endpoint: oauth2.Endpoint{
+		DeviceAuthURL: c.issuer() + "/oauth/device_authorization", TokenURL: c.issuer() + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, c.lb)
+	da, err := conf.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c.issuer())
+	b.c.Transport = c.lb.Transport
+	f := &deviceFixture{browserFixture: &browserFixture{srv: c.nodes[0]}}
+	f.decideDevice(t, b, f.confirmDevice(t, b, da.VerificationURIComplete), "allow")
+	tok, err := conf.DeviceAccessToken(ctx, da)
+	if err != nil || tok.Extra("id_token") == nil {
+		t.Fatalf("DeviceAccessToken through the load balancer: %v", err)
 	}
 }
