@@ -108,6 +108,7 @@ type Store interface {
 	APIKeys
 	OneTimeUses
 	DeviceCodes
+	FederationPolicies
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, nextKeyTests...)
 	tests = append(tests, textTests...)
 	tests = append(tests, deviceTests...)
+	tests = append(tests, federationTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
