@@ -19,11 +19,14 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 )
 
 // SupportedGrantTypes returns the grant types the token endpoint implements.
 func SupportedGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode}
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode,
+		GrantTokenExchange, GrantJWTBearer}
 }
 
 // DefaultUserScopes are allowed for a browser client registered without

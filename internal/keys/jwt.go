@@ -279,7 +279,7 @@ func (m *Manager) checkHeaderMembers(token string) error {
 	if err != nil {
 		return fmt.Errorf("%w: header encoding", ErrMalformed)
 	}
-	if dup, err := duplicateMember(hb); err != nil || dup {
+	if dup, err := DuplicateMember(hb); err != nil || dup {
 		return fmt.Errorf("%w: a header member appears twice", ErrMalformed)
 	}
 	if m.soundHeaderCount.Add(1) <= maxSoundHeaders {
@@ -292,9 +292,12 @@ func (m *Manager) checkHeaderMembers(token string) error {
 // token type, a few more across rotations.
 const maxSoundHeaders = 64
 
-// duplicateMember reports whether the JSON object b names a member twice
-// (case-insensitively); an error means b is not one JSON object.
-func duplicateMember(b []byte) (bool, error) {
+// DuplicateMember reports whether the JSON object b names a member twice
+// (case-insensitively, as encoding/json matches names to struct fields);
+// an error means b is not one JSON object. RFC 7515 §4 and RFC 7519 §4 let
+// a parser keep the last duplicate instead, but then two parsers can read
+// one token differently: Gatehouse refuses such tokens.
+func DuplicateMember(b []byte) (bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return false, errors.New("not a JSON object")

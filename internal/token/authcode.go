@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -182,10 +181,7 @@ func activeUser(ctx context.Context, st Store, id string) (store.User, error) {
 // audiences, each of which must be among those granted; without
 // parameters, all of them.
 func narrowAudiences(f oauth.Form, granted []string) ([]string, error) {
-	req := f.All("resource")
-	if a := f.Get("audience"); a != "" {
-		req = append(req, strings.Fields(a)...)
-	}
+	req := requestedResources(f)
 	if len(req) == 0 {
 		return granted, nil
 	}

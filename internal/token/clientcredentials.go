@@ -70,10 +70,7 @@ func requestedScopes(f oauth.Form, allowed []string) ([]string, error) {
 // for the client; with neither, every registered audience; with none
 // registered, the client itself.
 func requestedAudiences(f oauth.Form, c store.Client) ([]string, error) {
-	req := f.All("resource")
-	if a := f.Get("audience"); a != "" {
-		req = append(req, strings.Fields(a)...)
-	}
+	req := requestedResources(f)
 	if len(req) == 0 {
 		if len(c.Audiences) == 0 {
 			return []string{c.ID}, nil
@@ -90,4 +87,15 @@ func requestedAudiences(f oauth.Form, c store.Client) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// requestedResources is what a token request asks its token to be for:
+// every RFC 8707 "resource" and every space-separated value of every
+// "audience" (RFC 8693 §2.1 lets it repeat).
+func requestedResources(f oauth.Form) []string {
+	req := f.All("resource")
+	for _, a := range f.All("audience") {
+		req = append(req, strings.Fields(a)...)
+	}
+	return req
 }

@@ -64,7 +64,7 @@ func (e *Endpoint) DeviceAuthorizationHandler() http.Handler {
 		// Like codes, a device code carries only the audiences asked for:
 		// without any, the client's audiences at redemption apply.
 		var aud []string
-		if len(f.All("resource")) > 0 || f.Get("audience") != "" {
+		if len(requestedResources(f)) > 0 {
 			if aud, err = requestedAudiences(f, c); err != nil {
 				return err
 			}

@@ -30,6 +30,31 @@ type AccessClaims struct {
 	SID      string `json:"sid,omitempty"`
 	AuthTime int64  `json:"auth_time,omitempty"`
 	Email    string `json:"email,omitempty"`
+	// Act names who acts for the subject in a token obtained by
+	// delegation (RFC 8693 §4.1).
+	Act *Actor `json:"act,omitempty"`
+	// MayAct names who may exchange this token to act for its subject
+	// (RFC 8693 §4.4). Gatehouse reads it; it issues none itself.
+	MayAct *Actor `json:"may_act,omitempty"`
+	// Fed records the external identity a federated token was issued for.
+	Fed *Federated `json:"fed,omitempty"`
+}
+
+// Actor is an RFC 8693 §4.1 actor: the party acting, and the actor it in
+// turn acted for, if any.
+type Actor struct {
+	Sub      string `json:"sub,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	Act      *Actor `json:"act,omitempty"`
+}
+
+// Federated is the "fed" claim of a token issued by workload identity
+// federation: the external token's issuer and subject and the policy that
+// accepted it.
+type Federated struct {
+	Issuer  string `json:"iss"`
+	Subject string `json:"sub"`
+	Policy  string `json:"policy"`
 }
 
 // GetID returns the jti (keys.IdentifiedClaims).
@@ -75,6 +100,11 @@ type Access struct {
 	SID         string
 	AuthTime    time.Time
 	Email       string
+	// TTL, when positive and shorter than the configured lifetime, is the
+	// token's lifetime.
+	TTL time.Duration
+	Act *Actor
+	Fed *Federated
 }
 
 // Minted is a signed access token.
@@ -88,7 +118,11 @@ type Minted struct {
 // Access signs an access token for a.
 func (m *Minter) Access(a Access) (Minted, error) {
 	now := m.Now().Truncate(time.Second)
-	exp := now.Add(m.AccessTTL)
+	ttl := m.AccessTTL
+	if a.TTL > 0 && a.TTL < ttl {
+		ttl = a.TTL
+	}
+	exp := now.Add(ttl)
 	c := &AccessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    m.Issuer,
@@ -104,6 +138,8 @@ func (m *Minter) Access(a Access) (Minted, error) {
 		Permissions: a.Permissions,
 		SID:         a.SID,
 		Email:       a.Email,
+		Act:         a.Act,
+		Fed:         a.Fed,
 	}
 	if !a.AuthTime.IsZero() {
 		c.AuthTime = a.AuthTime.Unix()

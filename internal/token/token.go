@@ -86,6 +86,9 @@ type Config struct {
 	// APIKeys answers introspection of API keys; nil reports every key
 	// inactive.
 	APIKeys APIKeyIntrospector
+	// Federator, when set, enables workload identity federation through
+	// token exchange and the JWT bearer grant.
+	Federator Federator
 	// Permissions, when set, puts the permissions of the subject's roles
 	// in access tokens (the "permissions" claim).
 	Permissions func(ctx context.Context, roles []string) ([]string, error)
@@ -104,6 +107,9 @@ type Endpoint struct {
 	minter   *Minter
 	verified *verifiedCache
 	grants   map[string]grantHandler
+	// optional holds the grants a request may use without client
+	// authentication (the presented token is the credential).
+	optional map[string]optionalClientGrant
 }
 
 // Defaults for the lifetimes left zero in Config (the same as package
@@ -147,6 +153,12 @@ func New(cfg Config) *Endpoint {
 		GrantRefreshToken:      &refreshToken{cfg: &e.cfg, minter: m},
 		GrantDeviceCode:        &deviceCode{cfg: &e.cfg, minter: m},
 	}
+	e.optional = map[string]optionalClientGrant{
+		GrantTokenExchange: &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken},
+	}
+	if cfg.Federator != nil {
+		e.optional[GrantJWTBearer] = &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken, bearer: true}
+	}
 	return e
 }
 
@@ -163,6 +175,9 @@ func (e *Endpoint) GrantTypes() []string {
 	for g := range e.grants {
 		out = append(out, g)
 	}
+	for g := range e.optional {
+		out = append(out, g)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -175,6 +190,8 @@ type Response struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType is RFC 8693 §2.2.1's, for token exchange only.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // Handler returns the HTTP handler.
@@ -184,9 +201,12 @@ func (e *Endpoint) Handler() http.Handler {
 
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) error {
 	// RFC 8707 lets "resource" repeat; nothing else may.
-	f, err := oauth.ParseForm(r, "resource")
+	f, err := oauth.ParseForm(r, "resource", "audience")
 	if err != nil {
 		return err
+	}
+	if g, ok := e.optional[f.Get("grant_type")]; ok {
+		return e.serveOptional(w, r, f, g)
 	}
 	c, err := e.cfg.Clients.Authenticate(r, f)
 	if err != nil {
@@ -204,6 +224,30 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request) error {
 		return oauth.NewError(oauth.CodeUnauthorizedClient, "the client is not allowed to use this grant_type")
 	}
 	resp, err := h.grant(r.Context(), r, f, c)
+	if err != nil {
+		return err
+	}
+	httpx.NoStore(w)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// serveOptional serves a grant whose client authentication is optional: a
+// request that tries to authenticate must succeed and name a client
+// allowed the grant; one that does not is anonymous.
+func (e *Endpoint) serveOptional(w http.ResponseWriter, r *http.Request, f oauth.Form, g optionalClientGrant) error {
+	var c *store.Client
+	if hasClientCredentials(r, f) {
+		cl, err := e.cfg.Clients.Authenticate(r, f)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(cl.GrantTypes, f.Get("grant_type")) {
+			return oauth.NewError(oauth.CodeUnauthorizedClient, "the client is not allowed to use this grant_type")
+		}
+		c = &cl
+	}
+	resp, err := g.grant(r.Context(), r, f, c)
 	if err != nil {
 		return err
 	}
