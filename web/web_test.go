@@ -132,14 +132,14 @@ var pageCases = []struct {
 		name:   "device approved",
 		status: http.StatusOK,
 		data:   DevicePage{Step: DeviceStepDone, Approved: true, ClientName: "Example TV"},
-		text:   []string{"<h1>Device approved</h1>", "Example TV", "return to your device"},
+		text:   []string{`<h1 id="device-result">Device approved</h1>`, "Example TV", "return to your device"},
 		skip:   []string{"Step", "Approved", "Action", "CSRFToken", "UserCode", "Error", "Scopes"},
 	},
 	{
 		name:   "device denied",
 		status: http.StatusOK,
 		data:   DevicePage{Step: DeviceStepDone, ClientName: "Example TV"},
-		text:   []string{"<h1>Device denied</h1>", "Example TV", "not given access"},
+		text:   []string{`<h1 id="device-result">Device denied</h1>`, "Example TV", "not given access"},
 		skip:   []string{"Step", "Approved", "Action", "CSRFToken", "UserCode", "Error", "Scopes"},
 	},
 	{

@@ -400,7 +400,7 @@ func TestDeviceApprovalInChromium(t *testing.T) {
 		steps = append(steps,
 			chromiumStep{"confirmation", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`))},
 			chromiumStep{"allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`))},
-			chromiumStep{"done", chromedp.WaitVisible(chromedp.CSS(`h1`))},
+			chromiumStep{"done", chromedp.WaitVisible(chromedp.CSS(`#device-result`))},
 		)
 		runChromiumSteps(t, browserCtx, ctx, steps)
 		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`main`)))
