@@ -69,6 +69,8 @@ type Config struct {
 	Signing     *keys.Manager
 	Passwords   PasswordHasher
 	Audit       *audit.Log
+	// Federation, when set, hears of policy changes made here.
+	Federation FederationCache
 	// AccessTTL bounds how long a subject revocation entry must be kept.
 	AccessTTL time.Duration
 	Now       func() time.Time

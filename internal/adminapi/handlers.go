@@ -66,6 +66,11 @@ func (a *API) routes() {
 		{"GET /keys", perm("keys:read"), a.listSigningKeys},
 		{"POST /keys/rotate", perm("keys:write"), a.rotateSigningKey},
 
+		{"GET /federation/policies", perm("federation:read"), a.listFederationPolicies},
+		{"GET /federation/policies/{name}", perm("federation:read"), a.getFederationPolicy},
+		{"PUT /federation/policies/{name}", perm("federation:write"), a.putFederationPolicy},
+		{"DELETE /federation/policies/{name}", perm("federation:write"), a.deleteFederationPolicy},
+
 		{"GET /audit", perm("audit:read"), a.listAudit},
 	} {
 		method, path, _ := cutPattern(r.pattern)

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authorize"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/federation"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/login"
@@ -132,6 +133,7 @@ func (a *App) init(ctx context.Context) error {
 	}
 	roles := rbac.NewResolver(a.store, 0, a.now)
 	a.roles = roles
+	federator := federation.New(federation.Config{Store: a.store, Now: a.now})
 	a.token = token.New(token.Config{
 		Issuer:             a.cfg.Issuer,
 		AccessTTL:          a.cfg.Tokens.AccessTTL,
@@ -148,6 +150,7 @@ func (a *App) init(ctx context.Context) error {
 		Clients:            a.clients,
 		APIKeys:            apiKeyIntrospection{keys: a.apiKeys, roles: roles, issuer: a.cfg.Issuer},
 		Permissions:        permissionsClaim(a.cfg.Tokens.PermissionsClaim, roles),
+		Federator:          federator,
 		Now:                a.now,
 		Logger:             a.log,
 	})
@@ -164,6 +167,7 @@ func (a *App) init(ctx context.Context) error {
 		Signing:     a.keys,
 		Passwords:   login.NewHasher(login.OWASPParams(), 0),
 		Audit:       a.audit,
+		Federation:  federator,
 		AccessTTL:   a.cfg.Tokens.AccessTTL,
 		Now:         a.now,
 		Logger:      a.log,

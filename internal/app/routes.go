@@ -66,10 +66,11 @@ func (a *App) buildRoutes() ([]Route, error) {
 		RevocationAuthMethods:    []string{store.AuthClientSecretBasic, store.AuthClientSecretPost, store.AuthNone},
 		Scopes:                   []string{"openid", "profile", "email", "offline_access"},
 		// Every claim of id_tokens (OIDC Core §2, §5.1), access tokens
-		// (RFC 9068 §2.2: jti, client_id, scope, roles, permissions) and
+		// (RFC 9068 §2.2: jti, client_id, scope, roles, permissions; act
+		// for delegation, RFC 8693 §4.1; fed for federation) and
 		// userinfo; TestDiscoveryListsEveryIssuedClaim keeps it complete.
 		Claims: []string{"iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "nonce", "at_hash", "sid",
-			"client_id", "scope", "roles", "permissions",
+			"client_id", "scope", "roles", "permissions", "act", "fed",
 			"preferred_username", "name", "email", "email_verified"},
 	})
 	discovery, err := meta.Render()
