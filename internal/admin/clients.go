@@ -15,12 +15,12 @@ import (
 
 // Grant types a client may be registered for.
 const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
-	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
-	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	GrantAuthorizationCode = oauth.GrantAuthorizationCode
+	GrantRefreshToken      = oauth.GrantRefreshToken
+	GrantClientCredentials = oauth.GrantClientCredentials
+	GrantDeviceCode        = oauth.GrantDeviceCode
+	GrantTokenExchange     = oauth.GrantTokenExchange
+	GrantJWTBearer         = oauth.GrantJWTBearer
 )
 
 // SupportedGrantTypes returns the grant types the token endpoint implements.

@@ -80,7 +80,7 @@ func (e *externalIssuer) token(t *testing.T, edit func(jwt.MapClaims)) string {
 func (e *externalIssuer) policy(name string) map[string]any {
 	return map[string]any{"name": name, "issuer": e.srv.URL, "audience": "https://gatehouse.test",
 		"conditions": map[string]string{"sub": "repo:acme/*:ref:refs/heads/main", "repository_owner": "acme", "environment": "prod"},
-		"subject": "ci:{sub}", "roles": []string{"deployer"}, "scopes": []string{"deploy", "read"},
+		"subject":    "ci:{sub}", "roles": []string{"deployer"}, "scopes": []string{"deploy", "read"},
 		"audiences": []string{"https://api.example"}, "token_ttl_seconds": 60, "allow_private_network": true}
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
-const GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+const GrantDeviceCode = oauth.GrantDeviceCode
 
 // Defaults of the device grant (RFC 8628 §3.2).
 const (

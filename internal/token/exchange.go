@@ -14,16 +14,14 @@ import (
 )
 
 // Grant types and token types of token exchange (RFC 8693) and the JWT
-// bearer grant (RFC 7523): protocol names, not credentials.
-//
-//nolint:gosec // G101: URNs of RFC 8693 and RFC 7523
+// bearer grant (RFC 7523).
 const (
-	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
-	GrantJWTBearer     = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	GrantTokenExchange = oauth.GrantTokenExchange
+	GrantJWTBearer     = oauth.GrantJWTBearer
 
-	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
-	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
-	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeJWT         = oauth.TokenTypeJWT
+	TokenTypeIDToken     = oauth.TokenTypeIDToken
+	TokenTypeAccessToken = oauth.TokenTypeAccessToken
 )
 
 // Federator validates external tokens against the federation policies

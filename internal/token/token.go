@@ -164,9 +164,9 @@ func New(cfg Config) *Endpoint {
 
 // Grant type values (RFC 6749 §4.1.3, §4.4.2, §6).
 const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantClientCredentials = "client_credentials"
-	GrantRefreshToken      = "refresh_token"
+	GrantAuthorizationCode = oauth.GrantAuthorizationCode
+	GrantClientCredentials = oauth.GrantClientCredentials
+	GrantRefreshToken      = oauth.GrantRefreshToken
 )
 
 // GrantTypes lists the grant_type values served, for discovery.
