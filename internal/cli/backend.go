@@ -101,6 +101,7 @@ type adminBackend interface {
 	apiKeyAdmin
 	auditReader
 	signingKeyAdmin
+	federationAdmin
 }
 
 // withAdmin adapts an admin verb's body: it opens the backend (--server or

@@ -83,7 +83,8 @@ func (e *env) rootCommand() *cobra.Command {
 	e.configFlag(pf.String, "store", "store", "", "store: sqlite:PATH or a postgres:// URL")
 
 	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.configCommand(), e.keysCommand(),
-		e.clientsCommand(), e.usersCommand(), e.rolesCommand(), e.apikeysCommand(), e.bootstrapCommand(), e.auditCommand(), e.routesCommand())
+		e.clientsCommand(), e.usersCommand(), e.rolesCommand(), e.apikeysCommand(), e.bootstrapCommand(), e.auditCommand(), e.routesCommand(),
+		e.federationCommand())
 	return root
 }
 

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/federation"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// federationAdmin manages workload identity federation policies.
+type federationAdmin interface {
+	ListFederationPolicies(ctx context.Context) ([]federation.Document, error)
+	GetFederationPolicy(ctx context.Context, name string) (federation.Document, error)
+	// PutFederationPolicy creates or replaces a policy; created says which.
+	PutFederationPolicy(ctx context.Context, d federation.Document) (out federation.Document, created bool, err error)
+	DeleteFederationPolicy(ctx context.Context, name string) error
+}
+
+func (l *localBackend) ListFederationPolicies(ctx context.Context) ([]federation.Document, error) {
+	ps, err := l.st.ListFederationPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]federation.Document, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, federation.DocumentOf(p))
+	}
+	return out, nil
+}
+
+func (l *localBackend) GetFederationPolicy(ctx context.Context, name string) (federation.Document, error) {
+	p, err := l.st.GetFederationPolicy(ctx, name)
+	return federation.DocumentOf(p), err
+}
+
+func (l *localBackend) PutFederationPolicy(ctx context.Context, d federation.Document) (federation.Document, bool, error) {
+	p, created, err := admin.PutFederationPolicy(ctx, l.st, d.Policy(), time.Now())
+	return federation.DocumentOf(p), created, err
+}
+
+func (l *localBackend) DeleteFederationPolicy(ctx context.Context, name string) error {
+	return l.st.DeleteFederationPolicy(ctx, name)
+}
+
+func (r *remoteBackend) ListFederationPolicies(ctx context.Context) ([]federation.Document, error) {
+	var out []federation.Document
+	err := r.call(ctx, http.MethodGet, "/federation/policies", nil, nil, &out)
+	return out, err
+}
+
+func (r *remoteBackend) GetFederationPolicy(ctx context.Context, name string) (federation.Document, error) {
+	var out federation.Document
+	err := r.call(ctx, http.MethodGet, "/federation/policies"+seg(name), nil, nil, &out)
+	return out, err
+}
+
+func (r *remoteBackend) PutFederationPolicy(ctx context.Context, d federation.Document) (federation.Document, bool, error) {
+	var out federation.Document
+	_, err := r.GetFederationPolicy(ctx, d.Name)
+	created := errors.Is(err, store.ErrNotFound)
+	if err != nil && !created {
+		return out, false, err
+	}
+	err = r.call(ctx, http.MethodPut, "/federation/policies"+seg(d.Name), nil, d, &out)
+	return out, created, err
+}
+
+func (r *remoteBackend) DeleteFederationPolicy(ctx context.Context, name string) error {
+	return r.call(ctx, http.MethodDelete, "/federation/policies"+seg(name), nil, nil, nil)
+}
+
+func (e *env) federationCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "federation",
+		Short: "Manage workload identity federation policies (trusted external issuers), locally or with --server",
+		Long: `A federation policy lets workloads (CI jobs, Kubernetes pods, services of another
+issuer) exchange the OpenID Connect token their platform gives them for a Gatehouse
+access token, with no stored secret. Policies are written as YAML or JSON documents
+and applied with "federation apply"; see docs/federation.md.`,
+	}
+	e.serverFlag(cmd)
+	cmd.AddCommand(e.federationList(), e.federationGet(), e.federationApply(), e.federationDelete())
+	return cmd
+}
+
+func (e *env) federationList() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List federation policies",
+		Args:  cobra.NoArgs,
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			docs, err := b.ListFederationPolicies(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"policies": nonNil(docs)})
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tISSUER\tAUDIENCE\tSUBJECT\tROLES")
+			for _, d := range docs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, d.Issuer, d.Audience, d.Subject, strings.Join(d.Roles, ","))
+			}
+			return tw.Flush()
+		}),
+	}
+	jsonFlag(cmd, &asJSON)
+	return cmd
+}
+
+func (e *env) federationGet() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a federation policy as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			d, err := b.GetFederationPolicy(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no federation policy %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return printJSON(e.stdout, d)
+		}),
+	}
+	cmd.Flags().Bool("json", true, "print JSON (always)")
+	return cmd
+}
+
+func (e *env) federationApply() *cobra.Command {
+	var file string
+	var prune, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "apply --file FILE",
+		Short: "Create or replace the federation policies of a YAML or JSON file",
+		Long: `Create the policies of FILE (a list, or an object with a "policies" list) that do not
+exist and replace those that do, each validated first; with --prune, also delete every
+policy the file does not name. Every node follows within a second.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return requireFlags(cmd, "file")
+		},
+		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
+			data, err := os.ReadFile(file) //nolint:gosec // G304: the operator names the file
+			if err != nil {
+				return err
+			}
+			docs, err := federation.ParseDocuments(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			// Every document is checked before any is applied.
+			names := make([]string, 0, len(docs))
+			for _, d := range docs {
+				if _, err := federation.Normalize(d.Policy()); err != nil {
+					return fmt.Errorf("%s: policy %q: %w", file, d.Name, err)
+				}
+				if slices.Contains(names, d.Name) {
+					return fmt.Errorf("%s: policy %q appears twice", file, d.Name)
+				}
+				names = append(names, d.Name)
+			}
+			type change struct {
+				Name   string `json:"name"`
+				Action string `json:"action"`
+			}
+			var changes []change
+			for _, d := range docs {
+				_, created, err := b.PutFederationPolicy(cmd.Context(), d)
+				if err != nil {
+					return fmt.Errorf("policy %q: %w", d.Name, err)
+				}
+				action := "replaced"
+				if created {
+					action = "created"
+				}
+				changes = append(changes, change{d.Name, action})
+			}
+			if prune {
+				existing, err := b.ListFederationPolicies(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, d := range existing {
+					if slices.Contains(names, d.Name) {
+						continue
+					}
+					if err := b.DeleteFederationPolicy(cmd.Context(), d.Name); err != nil {
+						return fmt.Errorf("policy %q: %w", d.Name, err)
+					}
+					changes = append(changes, change{d.Name, "deleted"})
+				}
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"changes": nonNil(changes)})
+			}
+			for _, c := range changes {
+				if _, err := fmt.Fprintf(e.stdout, "%s %s\n", c.Action, c.Name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "YAML or JSON file of policies")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete the policies the file does not name")
+	jsonFlag(cmd, &asJSON)
+	return cmd
+}
+
+func (e *env) federationDelete() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a federation policy",
+		Args:  cobra.ExactArgs(1),
+		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
+			err := b.DeleteFederationPolicy(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no federation policy %q", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+			return err
+		}),
+	}
+}
