@@ -358,3 +358,74 @@ func auditQuery(typ string) store.AuditQuery { return store.AuditQuery{Type: typ
 func apikeyRequest(name string, roles ...string) apikey.CreateRequest {
 	return apikey.CreateRequest{Name: name, Roles: roles}
 }
+
+// TestDelegationTokenExchange: a confidential client exchanges an access
+// token issued to it (its client_id in aud) for a token to call another
+// API on behalf of the token's subject (RFC 8693 delegation): same
+// subject and roles, at most the same scopes, its own audiences, no
+// longer life, and an act claim naming it. Anything else is refused.
+func TestDelegationTokenExchange(t *testing.T) {
+	srv := startServer(t, "sqlite", nil)
+	_, gwSec := srv.createClient(t, admin.ClientSpec{ID: "gateway", Name: "gateway",
+		GrantTypes: []string{"client_credentials", admin.GrantTokenExchange}, Audiences: []string{"https://downstream.example"}})
+	_, svcSec := srv.createClient(t, admin.ClientSpec{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{"items:read", "items:write"}, Audiences: []string{"gateway", "https://other.example"}})
+	fx := &ccFixture{srv: srv}
+	token := func(aud string) string {
+		resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {"client_credentials"}, "resource": {aud}}, "svc", svcSec)
+		if resp.StatusCode != 200 {
+			t.Fatalf("client_credentials: %d %s", resp.StatusCode, body)
+		}
+		return decodeJSON(t, body)["access_token"].(string)
+	}
+	delegate := func(subject string, extra url.Values, user, pass string) (int, map[string]any) {
+		form := url.Values{"grant_type": {admin.GrantTokenExchange}, "subject_token": {subject},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		resp, body := fx.post(t, "/oauth/token", form, user, pass)
+		return resp.StatusCode, decodeJSON(t, body)
+	}
+
+	subject := token("gateway")
+	code, m := delegate(subject, url.Values{"scope": {"items:read"}}, "gateway", gwSec)
+	if code != 200 || m["issued_token_type"] != "urn:ietf:params:oauth:token-type:access_token" {
+		t.Fatalf("delegation: %d %v", code, m)
+	}
+	got, orig := jwtPayload(t, m["access_token"].(string)), jwtPayload(t, subject)
+	act, _ := got["act"].(map[string]any)
+	if got["sub"] != "svc" || got["client_id"] != "gateway" || got["scope"] != "items:read" || act["client_id"] != "gateway" ||
+		got["aud"].([]any)[0] != "https://downstream.example" || got["exp"].(float64) > orig["exp"].(float64) {
+		t.Fatalf("delegated token %v", got)
+	}
+
+	for name, tc := range map[string]struct {
+		subject    string
+		extra      url.Values
+		user, pass string
+		status     int
+		code       string
+	}{
+		"more scope":          {subject, url.Values{"scope": {"items:admin"}}, "gateway", gwSec, 400, "invalid_scope"},
+		"another audience":    {subject, url.Values{"audience": {"https://elsewhere.example"}}, "gateway", gwSec, 400, "invalid_target"},
+		"token not for it":    {token("https://other.example"), nil, "gateway", gwSec, 400, "invalid_grant"},
+		"anonymous":           {subject, nil, "", "", 401, "invalid_client"},
+		"a client without it": {subject, nil, "svc", svcSec, 400, "unauthorized_client"},
+		"garbage subject":     {"not.a.token", nil, "gateway", gwSec, 400, "invalid_grant"},
+		"actor token":         {subject, url.Values{"actor_token": {subject}, "actor_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}, "gateway", gwSec, 400, "invalid_request"},
+	} {
+		if code, m := delegate(tc.subject, tc.extra, tc.user, tc.pass); code != tc.status || m["error"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", name, code, m, tc.status, tc.code)
+		}
+	}
+
+	// A revoked subject token delegates nothing.
+	revoked := token("gateway")
+	if resp, body := fx.post(t, "/oauth/revoke", url.Values{"token": {revoked}}, "svc", svcSec); resp.StatusCode != 200 {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
+	}
+	if code, m := delegate(revoked, nil, "gateway", gwSec); code != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("revoked subject token: %d %v", code, m)
+	}
+}
