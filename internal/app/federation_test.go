@@ -4,10 +4,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/sdk"
+	"github.com/gatehouse/gatehouse/sdk/workload"
 )
 
 // externalIssuer is a workload platform's OpenID Connect issuer on
@@ -427,5 +431,48 @@ func TestDelegationTokenExchange(t *testing.T) {
 	}
 	if code, m := delegate(revoked, nil, "gateway", gwSec); code != 400 || m["error"] != "invalid_grant" {
 		t.Fatalf("revoked subject token: %d %v", code, m)
+	}
+}
+
+// TestWorkloadSDKExchangesAFile: sdk/workload reads a pod's projected
+// token file and exchanges it against the real server, again after the
+// file rotates; the policy allows reuse, as Kubernetes tokens are reused.
+func TestWorkloadSDKExchangesAFile(t *testing.T) {
+	srv, af := newFederationServer(t, "sqlite")
+	ext := newExternalIssuer(t)
+	p := ext.policy("k8s")
+	p["conditions"] = map[string]string{"kubernetes.io/namespace": "ci", "kubernetes.io/serviceaccount/name": "builder"}
+	p["allow_reuse"] = true
+	if code, body := af.call(t, "PUT", adminapi.Prefix+"/federation/policies/k8s", af.rootKey, p); code != 201 {
+		t.Fatalf("create policy: %d %v", code, body)
+	}
+	podToken := func(ns string) string {
+		return ext.token(t, func(c jwt.MapClaims) {
+			c["sub"] = "system:serviceaccount:" + ns + ":builder"
+			c["kubernetes.io"] = map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": "builder"}}
+			delete(c, "jti")
+		})
+	}
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(podToken("ci")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := workload.Config{Issuer: srv.URL, SubjectToken: workload.FromFile(file), Audiences: []string{"https://api.example"}}
+	for range 2 {
+		tok, err := workload.Exchange(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if sub := jwtPayload(t, tok.AccessToken)["sub"]; sub != "ci:system:serviceaccount:ci:builder" {
+			t.Fatalf("sub %v", sub)
+		}
+	}
+	if err := os.WriteFile(file, []byte(podToken("prod")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := workload.Exchange(t.Context(), cfg)
+	var we *workload.Error
+	if !errors.As(err, &we) || we.Code != "invalid_grant" || !strings.Contains(we.Description, "condition") {
+		t.Fatalf("a pod of another namespace: %v", err)
 	}
 }
