@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/login"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
@@ -115,11 +116,11 @@ func TestUsers(t *testing.T) {
 		name string
 		spec UserSpec
 	}{
-		{"duplicate username, other case", UserSpec{Username: "ALICE", Password: "password123"}},
-		{"username equal to another's e-mail", UserSpec{Username: "alice@example.com", Password: "password123"}},
+		{"duplicate username, other case", UserSpec{Username: "ALICE", Password: "correct horse battery"}},
+		{"username equal to another's e-mail", UserSpec{Username: "alice@example.com", Password: "correct horse battery"}},
 		{"short password", UserSpec{Username: "bob", Password: "short"}},
-		{"bad e-mail", UserSpec{Username: "bob", Email: "not an address", Password: "password123"}},
-		{"bad username", UserSpec{Username: "bob smith", Password: "password123"}},
+		{"bad e-mail", UserSpec{Username: "bob", Email: "not an address", Password: "correct horse battery"}},
+		{"bad username", UserSpec{Username: "bob smith", Password: "correct horse battery"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,6 +139,36 @@ func TestUsers(t *testing.T) {
 	}
 	if d, err := SetDisabled(t.Context(), st, u.ID, true, time.Now(), time.Minute); err != nil || !d.Disabled {
 		t.Fatalf("disable: %v", err)
+	}
+}
+
+// TestUsersCommonPasswordRefused: creating a user with, or changing a
+// password to, a common breached password is a validation error that
+// still says which (ASVS 5.0 6.2.4); nothing is stored.
+func TestUsersCommonPasswordRefused(t *testing.T) {
+	st := openStore(t)
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	_, err := CreateUser(t.Context(), st, h, UserSpec{Username: "carol", Password: "iloveyou"}, time.Now())
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, login.ErrCommonPassword) {
+		t.Fatalf("CreateUser(common password) = %v, want ErrInvalid and login.ErrCommonPassword", err)
+	}
+	if _, err := FindUser(t.Context(), st, "carol"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused user was stored: %v", err)
+	}
+	u, err := CreateUser(t.Context(), st, h, UserSpec{Username: "carol", Password: "correct horse battery"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = SetPassword(t.Context(), st, h, u.ID, "Password1", time.Now(), time.Minute)
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, login.ErrCommonPassword) {
+		t.Fatalf("SetPassword(common password) = %v, want ErrInvalid and login.ErrCommonPassword", err)
+	}
+	if got, err := FindUser(t.Context(), st, u.ID); err != nil || got.PasswordHash != u.PasswordHash {
+		t.Fatalf("the refused password replaced the old one: %v", err)
+	}
+	_, err = SetPassword(t.Context(), st, h, u.ID, "short", time.Now(), time.Minute)
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, login.ErrPasswordPolicy) {
+		t.Fatalf("SetPassword(short) = %v, want ErrInvalid and login.ErrPasswordPolicy", err)
 	}
 }
 

@@ -53,9 +53,9 @@ func CreateUser(ctx context.Context, st UserStore, h PasswordHasher, spec UserSp
 	if err := validateUser(u); err != nil {
 		return store.User{}, err
 	}
-	hash, err := h.Hash(ctx, spec.Password)
+	hash, err := hashPassword(ctx, h, spec.Password)
 	if err != nil {
-		return store.User{}, invalid("%v", err)
+		return store.User{}, err
 	}
 	u.PasswordHash = hash
 	if err := st.CreateUser(ctx, u); err != nil {
@@ -65,6 +65,22 @@ func CreateUser(ctx context.Context, st UserStore, h PasswordHasher, spec UserSp
 		return store.User{}, err
 	}
 	return u, nil
+}
+
+// hashPassword hashes pw. A refusal by the password policy (too short or
+// long, or a common breached password: login.ErrPasswordPolicy,
+// login.ErrCommonPassword) wraps ErrInvalid and the hasher's error, so
+// callers can tell which with errors.Is; a canceled wait for a hashing slot
+// stays what it is.
+func hashPassword(ctx context.Context, h PasswordHasher, pw string) (string, error) {
+	hash, err := h.Hash(ctx, pw)
+	switch {
+	case err == nil:
+		return hash, nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "", err
+	}
+	return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 }
 
 // FindUser resolves a user by ID, username or e-mail.
@@ -80,9 +96,9 @@ func FindUser(ctx context.Context, st UserStore, ref string) (store.User, error)
 // everywhere (see SignOutEverywhere): whoever knew the old password must
 // not keep a session or token (ASVS 7.4.3).
 func SetPassword(ctx context.Context, st UserStore, h PasswordHasher, id, pw string, now time.Time, accessTTL time.Duration) (store.User, error) {
-	hash, err := h.Hash(ctx, pw)
+	hash, err := hashPassword(ctx, h, pw)
 	if err != nil {
-		return store.User{}, invalid("%v", err)
+		return store.User{}, err
 	}
 	u, err := st.UpdateUser(ctx, id, func(u store.User) (store.User, error) {
 		u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, now, now

@@ -24,6 +24,11 @@ const (
 // ErrPasswordPolicy reports a password outside the length bounds.
 var ErrPasswordPolicy = fmt.Errorf("password must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
 
+// ErrCommonPassword reports a password on the list of common breached
+// passwords (see IsCommonPassword; OWASP ASVS 5.0 6.2.4). It is checked
+// only when a password is set: existing ones keep working at login.
+var ErrCommonPassword = errors.New("this password is one of the most common passwords found in data breaches; choose another")
+
 // ErrBadHash reports a stored password hash Gatehouse cannot read.
 var ErrBadHash = errors.New("login: unreadable password hash")
 
@@ -65,11 +70,16 @@ func NewHasher(params Argon2Params, concurrency int) *Hasher {
 	return h
 }
 
-// CheckPolicy reports whether pw meets the length policy.
+// CheckPolicy reports whether pw may be set as a password: it must meet
+// the length policy (ErrPasswordPolicy) and not be a common breached
+// password (ErrCommonPassword).
 func CheckPolicy(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	if n < MinPasswordLen || n > MaxPasswordLen || !utf8.ValidString(pw) {
 		return ErrPasswordPolicy
+	}
+	if IsCommonPassword(pw) {
+		return ErrCommonPassword
 	}
 	return nil
 }

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // testParams keeps tests fast; production uses OWASPParams.
@@ -63,7 +66,7 @@ func TestPolicy(t *testing.T) {
 		ok bool
 	}{
 		{"1234567", false},
-		{"12345678", true},
+		{"k3#vQ9!z", true},
 		{strings.Repeat("é", 8), true}, // characters, not bytes
 		{strings.Repeat("a", 128), true},
 		{strings.Repeat("a", 129), false}, // refused, never truncated
@@ -77,6 +80,64 @@ func TestPolicy(t *testing.T) {
 		if _, err := NewHasher(testParams, 1).Hash(t.Context(), c.pw); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrPasswordPolicy)) {
 			t.Errorf("Hash(%q) = %v", c.pw, err)
 		}
+	}
+}
+
+// TestCommonPasswordsRefused: a password on the common-password list is
+// refused when it is set, whatever its case and surrounding spaces (ASVS
+// 5.0 6.2.4), after the length rule; a user who already has one can still
+// sign in with it.
+func TestCommonPasswordsRefused(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	for _, pw := range []string{"password", "12345678", "iloveyou", "qwertyuiop", "1qaz2wsx", "trustno1",
+		"Password", "PASSWORD", "ILoveYou", " password ", "password1", "baseball", "iloveyou!"} {
+		if err := CheckPolicy(pw); !errors.Is(err, ErrCommonPassword) || errors.Is(err, ErrPasswordPolicy) {
+			t.Errorf("CheckPolicy(%q) = %v, want ErrCommonPassword", pw, err)
+		}
+		if _, err := h.Hash(t.Context(), pw); !errors.Is(err, ErrCommonPassword) {
+			t.Errorf("Hash(%q) = %v, want ErrCommonPassword", pw, err)
+		}
+	}
+	if !strings.Contains(ErrCommonPassword.Error(), "most common passwords") {
+		t.Errorf("message %q does not say what is wrong", ErrCommonPassword)
+	}
+	// Too short and common: the length rule speaks first.
+	if err := CheckPolicy("123456"); !errors.Is(err, ErrPasswordPolicy) {
+		t.Errorf("CheckPolicy(123456) = %v, want ErrPasswordPolicy", err)
+	}
+	for _, pw := range []string{"correct horse battery", "k3#vQ9!zLm", "password is not enough on its own"} {
+		if err := CheckPolicy(pw); err != nil {
+			t.Errorf("CheckPolicy(%q) = %v, want nil", pw, err)
+		}
+	}
+	// A hash made before the list existed still verifies.
+	salt := []byte("0123456789abcdef")
+	stored := h.encode(salt, argon2.IDKey([]byte("iloveyou"), salt, testParams.Time, testParams.MemoryKiB, testParams.Threads, keyLen))
+	if ok, err := h.Verify(t.Context(), "iloveyou", stored); !ok || err != nil {
+		t.Fatalf("Verify(existing common password) = %v, %v; want a match", ok, err)
+	}
+}
+
+// TestCommonPasswordList checks the embedded list: at least 10,000
+// entries, each lower-case, trimmed, long enough to pass the length rule
+// (shorter ones would be dead weight) and listed once.
+func TestCommonPasswordList(t *testing.T) {
+	seen := map[string]bool{}
+	for line := range strings.Lines(commonPasswordsText) {
+		pw := strings.TrimSuffix(line, "\n")
+		n := utf8.RuneCountInString(pw)
+		switch {
+		case pw != strings.ToLower(strings.TrimSpace(pw)):
+			t.Errorf("entry %q is not lower-case and trimmed", pw)
+		case n < MinPasswordLen || n > MaxPasswordLen:
+			t.Errorf("entry %q cannot pass the length rule", pw)
+		case seen[pw]:
+			t.Errorf("entry %q is listed twice", pw)
+		}
+		seen[pw] = true
+	}
+	if len(seen) < 10000 || len(commonPasswords()) != len(seen) {
+		t.Errorf("%d entries, %d in the set; want at least 10,000", len(seen), len(commonPasswords()))
 	}
 }
 
@@ -125,7 +186,7 @@ func TestHasherCapsConcurrency(t *testing.T) {
 	_ = h.acquire(ctx)
 	_ = h.acquire(ctx)
 	cancel()
-	if _, err := h.Hash(ctx, "password123"); !errors.Is(err, context.Canceled) {
+	if _, err := h.Hash(ctx, "correct horse battery"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Hash with full slots and canceled ctx = %v", err)
 	}
 }
