@@ -274,6 +274,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
+	// Long polls of the revocation feed end when shutdown begins, so that
+	// Shutdown need not wait out their wait.
+	srv.RegisterOnShutdown(a.revocations.EndWaits)
+
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.keys.Run(bg, a.cfg.Signing.KeyRefreshInterval) })

@@ -136,11 +136,21 @@ func (l *List) waitSince(ctx context.Context, seq int64, wait time.Duration) ([]
 		case <-changed:
 		case <-timeout:
 			return nil, nil
+		case <-l.ending:
+			// Shutting down: answer now (nothing new, same cursor) so the
+			// follower reconnects, to another node, at once.
+			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 }
+
+// EndWaits answers every feed request that is waiting for news, and every
+// later one at once, with what it has (usually nothing). The server calls
+// it when it starts shutting down: held long polls would otherwise keep
+// shutdown waiting for their whole wait.
+func (l *List) EndWaits() { l.endOnce.Do(func() { close(l.ending) }) }
 
 var errOutOfRange = errors.New("out of range")
 

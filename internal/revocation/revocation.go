@@ -66,6 +66,9 @@ type List struct {
 	// changedCh is closed, and replaced, whenever entries are applied;
 	// feed requests waiting for news select on it.
 	changedCh chan struct{}
+	// ending is closed by EndWaits when the server shuts down.
+	ending  chan struct{}
+	endOnce sync.Once
 }
 
 type subEntry struct{ notBefore, expires time.Time }
@@ -87,7 +90,7 @@ func New(cfg Config) *List {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &List{cfg: cfg, jti: map[string]time.Time{}, sid: map[string]time.Time{}, sub: map[string]subEntry{},
-		changedCh: make(chan struct{})}
+		changedCh: make(chan struct{}), ending: make(chan struct{})}
 }
 
 // SubjectNotBefore returns the NotBefore for a subject entry made at now:
