@@ -109,6 +109,7 @@ type Store interface {
 	OneTimeUses
 	DeviceCodes
 	FederationPolicies
+	Pruning
 	// Ping reports whether the backend can serve queries now.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

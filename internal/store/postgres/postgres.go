@@ -57,6 +57,11 @@ const lockSigningKeys = `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`
 // INSERT, UPDATE and DELETE takes, but not with reads or with itself.
 const lockRoleHolders = `LOCK TABLE users, clients, api_keys IN SHARE MODE`
 
+// tryPruneLock takes the pruning lock for the transaction, if free. It is
+// per schema, like the migration lock: nodes of one deployment take turns,
+// unrelated schemas of the database do not wait for each other.
+const tryPruneLock = `SELECT pg_try_advisory_xact_lock(hashtextextended('gatehouse/prune/' || current_schema(), 0))`
+
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	*sqlstore.DB
@@ -90,6 +95,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		ForUpdate:         " FOR UPDATE",
 		LockRoleHolders:   lockRoleHolders,
 		NotifyRevocations: "SELECT pg_notify('" + revocationChannel + "', '')",
+		TryPruneLock:      tryPruneLock,
 	})
 	if err != nil {
 		_ = db.Close()

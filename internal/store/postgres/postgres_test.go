@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"slices"
 	"testing"
@@ -159,4 +160,30 @@ func TestWatchRevocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("after a commit")
+}
+
+// TestPruneBatchTakesTurns: nodes sharing a database prune one at a time;
+// while another transaction holds the schema's pruning lock, PruneBatch
+// answers ErrBusy and deletes nothing.
+func TestPruneBatchTakesTurns(t *testing.T) {
+	a := open(t)
+	ctx := t.Context()
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var locked bool
+	if err := tx.QueryRowContext(ctx, tryPruneLock).Scan(&locked); err != nil || !locked {
+		t.Fatalf("taking the lock: %v %v", locked, err)
+	}
+	if _, err := a.PruneBatch(ctx, time.Now(), time.Time{}, 10); !errors.Is(err, store.ErrBusy) {
+		t.Fatalf("PruneBatch while another holds the lock: %v, want ErrBusy", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PruneBatch(ctx, time.Now(), time.Time{}, 10); err != nil {
+		t.Fatalf("PruneBatch after the lock was released: %v", err)
+	}
 }

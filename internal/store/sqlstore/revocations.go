@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -193,4 +194,66 @@ func scanRevocation(row scanner) (store.Revocation, error) {
 	r.ExpiresAt = fromMicros(expiresAt)
 	r.CreatedAt = fromMicros(createdAt)
 	return r, nil
+}
+
+// pruneBatchQueries are pruneQueries a batch at a time: $1 is now, $2 the
+// batch size. Each deletes by primary key what a LIMITed subquery picked,
+// which both databases accept.
+var pruneBatchQueries = []struct{ table, query string }{
+	{"revocations", `DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations WHERE expires_at <= $1 LIMIT $2)`},
+	{"access_tokens", `DELETE FROM access_tokens WHERE jti IN (SELECT jti FROM access_tokens WHERE expires_at <= $1 LIMIT $2)`},
+	{"grants", `DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2)`},
+	{"refresh_tokens", `DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at <= $1
+AND (used_at = 0 OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id)) LIMIT $2)`},
+	{"auth_codes", `DELETE FROM auth_codes WHERE hash IN (SELECT hash FROM auth_codes WHERE expires_at <= $1
+AND (grant_id = '' OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = auth_codes.grant_id)) LIMIT $2)`},
+	{"device_codes", `DELETE FROM device_codes WHERE hash IN (SELECT hash FROM device_codes WHERE expires_at <= $1
+AND (grant_id = '' OR NOT EXISTS (SELECT 1 FROM grants WHERE grants.id = device_codes.grant_id)) LIMIT $2)`},
+	{"sessions", `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)`},
+	{"used_once", `DELETE FROM used_once WHERE key_hash IN (SELECT key_hash FROM used_once WHERE expires_at <= $1 LIMIT $2)`},
+}
+
+const pruneAuditBatch = `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE time < $1 ORDER BY id LIMIT $2)`
+
+// PruneBatch implements store.Pruning.
+func (s *DB) PruneBatch(ctx context.Context, now, auditBefore time.Time, limit int) (map[string]int, error) {
+	if limit <= 0 {
+		return nil, errors.New("sqlstore: prune batch: the limit must be positive")
+	}
+	deleted := map[string]int{}
+	busy := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect.TryPruneLock != "" {
+			var locked bool
+			if err := tx.QueryRowContext(ctx, s.dialect.TryPruneLock).Scan(&locked); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+			if !locked {
+				busy = true
+				return nil
+			}
+		}
+		for _, q := range pruneBatchQueries {
+			n, err := exec(ctx, tx, q.query, toMicros(now), limit)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.table, err)
+			}
+			deleted[q.table] = int(n)
+		}
+		if !auditBefore.IsZero() {
+			n, err := exec(ctx, tx, pruneAuditBatch, toMicros(auditBefore), limit)
+			if err != nil {
+				return fmt.Errorf("audit_events: %w", err)
+			}
+			deleted["audit_events"] = int(n)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("sqlstore: prune batch: %w", err)
+	case busy:
+		return nil, fmt.Errorf("sqlstore: prune batch: %w", store.ErrBusy)
+	}
+	return deleted, nil
 }

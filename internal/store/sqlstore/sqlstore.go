@@ -76,6 +76,13 @@ type Dialect struct {
 	// check for holders and the delete. Backends whose write transactions
 	// are already serialized leave it empty.
 	LockRoleHolders string
+
+	// TryPruneLock, when not empty, is executed first inside every
+	// PruneBatch transaction and must return one boolean: true when this
+	// transaction now holds the pruning lock (released at its end), false
+	// when another node's does. Backends used by one process leave it
+	// empty.
+	TryPruneLock string
 }
 
 // DB implements store.Store on a *sql.DB.

@@ -20,6 +20,8 @@ var revocationTests = []namedTest{
 	{"IsRevoked", testIsRevoked},
 	{"ConcurrentRevocations", testConcurrentRevocations},
 	{"PruneExpired", testPruneExpired},
+	{"PruneBatch", testPruneBatch},
+	{"PruneAudit", testPruneAudit},
 	{"CanceledContextAccountsGrants", testCanceledContextAccountsGrants},
 }
 
@@ -357,6 +359,65 @@ func testConcurrentRevocations(t *testing.T, s store.Store) {
 }
 
 func testPruneExpired(t *testing.T, s store.Store) {
+	pruneScenario(t, s, func(now time.Time) (int, error) { return s.PruneExpired(t.Context(), now) })
+}
+
+// testPruneBatch prunes the same rows as PruneExpired, one row per table
+// and batch, batch after batch until one deletes nothing.
+func testPruneBatch(t *testing.T, s store.Store) {
+	pruneScenario(t, s, func(now time.Time) (int, error) {
+		total := 0
+		for range 100 {
+			got, err := s.PruneBatch(t.Context(), now, time.Time{}, 1)
+			if err != nil {
+				return total, err
+			}
+			n := 0
+			for table, k := range got {
+				if k > 1 {
+					t.Errorf("PruneBatch(limit 1) deleted %d rows of %s", k, table)
+				}
+				n += k
+			}
+			if n == 0 {
+				return total, nil
+			}
+			total += n
+		}
+		return total, errors.New("PruneBatch never finished")
+	})
+	if _, err := s.PruneBatch(t.Context(), base(), time.Time{}, 0); err == nil {
+		t.Error("PruneBatch with limit 0 = nil error")
+	}
+}
+
+// testPruneAudit: PruneBatch deletes audit events older than the
+// retention, oldest first, a batch at a time.
+func testPruneAudit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 5 {
+		if _, err := s.AppendAuditEvent(ctx, store.AuditEvent{Time: at(time.Duration(i) * time.Hour), Type: "login_failed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.PruneBatch(ctx, base(), at(3*time.Hour), 2)
+	if err != nil || got["audit_events"] != 2 {
+		t.Fatalf("first batch: %v, %v; want 2 audit events", got, err)
+	}
+	got, err = s.PruneBatch(ctx, base(), at(3*time.Hour), 2)
+	if err != nil || got["audit_events"] != 1 {
+		t.Fatalf("second batch: %v, %v; want 1 audit event", got, err)
+	}
+	es, err := s.ListAuditEvents(ctx, store.AuditQuery{Limit: 10})
+	if err != nil || len(es) != 2 || !es[1].Time.Equal(at(3*time.Hour).Truncate(time.Microsecond)) {
+		t.Fatalf("events left: %+v, %v", es, err)
+	}
+	if got, err := s.PruneBatch(ctx, base(), time.Time{}, 10); err != nil || got["audit_events"] != 0 {
+		t.Fatalf("no retention: %v, %v", got, err)
+	}
+}
+
+func pruneScenario(t *testing.T, s store.Store, prune func(now time.Time) (int, error)) {
 	ctx := t.Context()
 	now := base()
 	long := at(time.Hour)
@@ -408,15 +469,15 @@ func testPruneExpired(t *testing.T, s store.Store) {
 	// Deleted: r-past, r-now; at-dead, at-a, at-c; g-dead; rt-dead, rt-c;
 	// c-dead, c-now; s-now.
 	const want = 11
-	n, err := s.PruneExpired(ctx, now)
+	n, err := prune(now)
 	if err != nil {
-		t.Fatalf("PruneExpired: %v", err)
+		t.Fatalf("prune: %v", err)
 	}
 	if n != want {
-		t.Errorf("PruneExpired = %d, want %d", n, want)
+		t.Errorf("prune = %d, want %d", n, want)
 	}
-	if n, err := s.PruneExpired(ctx, now); err != nil || n != 0 {
-		t.Errorf("second PruneExpired = %d, %v; want 0, nil", n, err)
+	if n, err := prune(now); err != nil || n != 0 {
+		t.Errorf("second prune = %d, %v; want 0, nil", n, err)
 	}
 
 	// Viewed from long before, only the rows kept remain.
