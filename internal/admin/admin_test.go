@@ -102,6 +102,48 @@ func TestUpdateClientKeepsSecretAndRefusesTypeSwitch(t *testing.T) {
 	}
 }
 
+// TestRegistrationRedirectURIErrors: every refused redirect or
+// post-logout redirect URI, ports out of range included, is
+// ErrInvalidRedirectURI (RFC 7591 invalid_redirect_uri); other refused
+// fields are ErrInvalidClientMetadata; both are ErrInvalid.
+func TestRegistrationRedirectURIErrors(t *testing.T) {
+	for _, uri := range []string{
+		"https://app.example:0/cb", "https://app.example:65536/cb", "https://app.example:99999/cb",
+		"http://127.0.0.1:0/cb", "http://[::1]:70000/cb", "com.example.app://cb:99999999999999999999",
+		"https://app.example:abc/cb", "https://app.example:-1/cb", "app.example/cb", "//app.example/cb",
+		"https://app.example/cb#frag", "https://*.example/cb", "http://app.example/cb", "javascript:alert(1)", "",
+	} {
+		if err := validateRedirectURI(uri); err == nil {
+			t.Errorf("validateRedirectURI(%q) = nil, want a refusal", uri)
+		}
+		for name, spec := range map[string]ClientSpec{
+			"redirect":    {ID: "x", Name: "x", RedirectURIs: []string{"https://ok.example/cb", uri}},
+			"post-logout": {ID: "x", Name: "x", RedirectURIs: []string{"https://ok.example/cb"}, PostLogoutRedirectURIs: []string{uri}},
+		} {
+			if uri == "" {
+				continue // an empty entry is dropped, like a repeated one
+			}
+			_, err := buildClient(spec)
+			if !errors.Is(err, ErrInvalidRedirectURI) || !errors.Is(err, ErrInvalid) || errors.Is(err, ErrInvalidClientMetadata) {
+				t.Errorf("%s %q: %v, want ErrInvalidRedirectURI", name, uri, err)
+			}
+		}
+	}
+	for _, uri := range []string{"https://app.example:1/cb", "https://app.example:65535/cb", "https://app.example:443/cb",
+		"http://127.0.0.1:8080/cb", "http://[::1]:65535/cb", "https://app.example/cb", "com.example.app:/cb"} {
+		if err := validateRedirectURI(uri); err != nil {
+			t.Errorf("validateRedirectURI(%q) = %v, want nil", uri, err)
+		}
+	}
+	if _, err := buildClient(ClientSpec{ID: "x", Name: "x"}); !errors.Is(err, ErrInvalidRedirectURI) {
+		t.Errorf("code flow without a redirect URI: %v, want ErrInvalidRedirectURI", err)
+	}
+	_, err := buildClient(ClientSpec{ID: "x", Name: "x", GrantTypes: []string{"implicit"}})
+	if !errors.Is(err, ErrInvalidClientMetadata) || !errors.Is(err, ErrInvalid) || errors.Is(err, ErrInvalidRedirectURI) {
+		t.Errorf("bad grant type: %v, want ErrInvalidClientMetadata", err)
+	}
+}
+
 func TestUsers(t *testing.T) {
 	st := openStore(t)
 	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)

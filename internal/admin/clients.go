@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +38,22 @@ func DefaultUserScopes() []string { return []string{"openid", "profile", "email"
 // ErrInvalid wraps every validation failure; the message says what is wrong.
 var ErrInvalid = errors.New("invalid")
 
+// Refusals of client registration metadata, told apart as RFC 7591 §3.2.2
+// does: ErrInvalidRedirectURI for a redirect or post-logout redirect URI,
+// ErrInvalidClientMetadata for any other field. Both wrap ErrInvalid and
+// read like it, so every message still starts "invalid: ".
+var (
+	ErrInvalidRedirectURI    = fmt.Errorf("%w", ErrInvalid)
+	ErrInvalidClientMetadata = fmt.Errorf("%w", ErrInvalid)
+)
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return invalidAs(ErrInvalid, format, args...)
+}
+
+// invalidAs is invalid wrapping kind, one of the errors above.
+func invalidAs(kind error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", kind, fmt.Sprintf(format, args...))
 }
 
 // ClientSpec describes a client to create or the new state of one.
@@ -84,11 +100,11 @@ func CreateClient(ctx context.Context, st ClientStore, spec ClientSpec, now time
 	// the API keys' namespace would let one stand for the other at resource
 	// servers, and in the revocation list.
 	if strings.HasPrefix(c.ID, "ak_") {
-		return store.Client{}, "", invalid("client ids may not start with %q (API key ids do)", "ak_")
+		return store.Client{}, "", invalidAs(ErrInvalidClientMetadata, "client ids may not start with %q (API key ids do)", "ak_")
 	}
 	switch _, err := st.GetUser(ctx, c.ID); {
 	case err == nil:
-		return store.Client{}, "", invalid("client id %q is taken", c.ID)
+		return store.Client{}, "", invalidAs(ErrInvalidClientMetadata, "client id %q is taken", c.ID)
 	case !errors.Is(err, store.ErrNotFound):
 		return store.Client{}, "", err
 	}
@@ -100,7 +116,7 @@ func CreateClient(ctx context.Context, st ClientStore, spec ClientSpec, now time
 	c.CreatedAt, c.UpdatedAt = now, now
 	if err := st.CreateClient(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return store.Client{}, "", invalid("client id %q is taken", c.ID)
+			return store.Client{}, "", invalidAs(ErrInvalidClientMetadata, "client id %q is taken", c.ID)
 		}
 		return store.Client{}, "", err
 	}
@@ -115,7 +131,7 @@ func UpdateClient(ctx context.Context, st ClientStore, id string, change func(*C
 		spec := specOf(old)
 		change(&spec)
 		if spec.Public != old.Public {
-			return old, invalid("a client cannot switch between public and confidential")
+			return old, invalidAs(ErrInvalidClientMetadata, "a client cannot switch between public and confidential")
 		}
 		spec.ID = old.ID
 		c, err := buildClient(spec)
@@ -156,7 +172,12 @@ func specOf(c store.Client) ClientSpec {
 // buildClient validates spec and fills defaults. Every problem is reported.
 func buildClient(spec ClientSpec) (store.Client, error) {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, invalid(format, args...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, invalidAs(ErrInvalidClientMetadata, format, args...))
+	}
+	badURI := func(format string, args ...any) {
+		errs = append(errs, invalidAs(ErrInvalidRedirectURI, format, args...))
+	}
 
 	if !validIdentifier(spec.ID, 128) {
 		bad("client id must be 1-128 characters of letters, digits, '-', '_', '.'")
@@ -203,17 +224,17 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 
 	spec.RedirectURIs = dedupe(spec.RedirectURIs)
 	if hasCode && len(spec.RedirectURIs) == 0 {
-		bad("authorization_code needs at least one redirect URI")
+		badURI("authorization_code needs at least one redirect URI")
 	}
 	for _, u := range spec.RedirectURIs {
-		if err := oauth.ValidateRedirectURI(u); err != nil {
-			bad("%v", err)
+		if err := validateRedirectURI(u); err != nil {
+			badURI("%v", err)
 		}
 	}
 	spec.PostLogoutRedirectURIs = dedupe(spec.PostLogoutRedirectURIs)
 	for _, u := range spec.PostLogoutRedirectURIs {
-		if err := oauth.ValidateRedirectURI(u); err != nil {
-			bad("post-logout %v", err)
+		if err := validateRedirectURI(u); err != nil {
+			badURI("post-logout %v", err)
 		}
 	}
 	if len(spec.Scopes) == 0 && userGrants {
@@ -255,6 +276,26 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 		GrantTypes: spec.GrantTypes, Scopes: spec.Scopes, Audiences: spec.Audiences, Roles: spec.Roles,
 		SkipConsent: spec.SkipConsent, RefreshGrace: spec.RefreshGrace,
 	}, nil
+}
+
+// validateRedirectURI checks a redirect or post-logout redirect URI at
+// registration: oauth.ValidateRedirectURI's rules, and a port, when one is
+// given, from 1 to 65535. (url.Parse takes any run of digits as a port, so
+// port 0 or 99999 would be registered and then never reached.)
+func validateRedirectURI(raw string) error {
+	if err := oauth.ValidateRedirectURI(raw); err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("redirect URI %q is not a URL", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("redirect URI %q has port %s: a port must be 1 to 65535", raw, p)
+		}
+	}
+	return nil
 }
 
 func validIdentifier(s string, maxLen int) bool {

@@ -167,6 +167,16 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
+// Error codes of RFC 7591 §3.2.2 for a client's metadata, which clients
+// are created and changed with here.
+const (
+	// CodeInvalidRedirectURI: a redirect or post-logout redirect URI is
+	// refused.
+	CodeInvalidRedirectURI = "invalid_redirect_uri"
+	// CodeInvalidClientMetadata: another field of a client is refused.
+	CodeInvalidClientMetadata = "invalid_client_metadata"
+)
+
 // problem maps an error of the admin operations to an API error. Store
 // errors get fixed descriptions: their text names internals.
 func problem(err error) error {
@@ -177,6 +187,11 @@ func problem(err error) error {
 		return &oauth.Error{Code: code, Status: status, Description: desc, Cause: err}
 	}
 	switch {
+	// A redirect URI first: one error may join several refusals.
+	case errors.Is(err, admin.ErrInvalidRedirectURI):
+		return e(http.StatusBadRequest, CodeInvalidRedirectURI, err.Error())
+	case errors.Is(err, admin.ErrInvalidClientMetadata):
+		return e(http.StatusBadRequest, CodeInvalidClientMetadata, err.Error())
 	case errors.Is(err, admin.ErrInvalid), errors.Is(err, apikey.ErrInvalidRequest):
 		return e(http.StatusBadRequest, oauth.CodeInvalidRequest, err.Error())
 	case errors.Is(err, store.ErrNotFound):
@@ -312,6 +327,16 @@ func seconds(n int64, max time.Duration, field string) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// clientGrace reads a client's refresh_grace_seconds; out of range, it is
+// refused as client metadata like the fields admin checks.
+func clientGrace(n int) (time.Duration, error) {
+	d, err := seconds(int64(n), maxRefreshGrace, "refresh_grace_seconds")
+	if oe, ok := errors.AsType[*oauth.Error](err); ok {
+		oe.Code = CodeInvalidClientMetadata // a new error of seconds'
+	}
+	return d, err
+}
+
 // Bounds on durations given in requests.
 const (
 	maxKeyLifetime   = 10 * 365 * 24 * time.Hour
@@ -413,7 +438,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	if err := a.mayTouchAdminAudience(r, req.Audiences); err != nil {
 		return err
 	}
-	grace, err := seconds(int64(req.RefreshGraceSeconds), maxRefreshGrace, "refresh_grace_seconds")
+	grace, err := clientGrace(req.RefreshGraceSeconds)
 	if err != nil {
 		return err
 	}
@@ -453,7 +478,7 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 	var grace time.Duration
 	if p.RefreshGraceSeconds != nil {
 		var err error
-		if grace, err = seconds(int64(*p.RefreshGraceSeconds), maxRefreshGrace, "refresh_grace_seconds"); err != nil {
+		if grace, err = clientGrace(*p.RefreshGraceSeconds); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestClientsRefuseBadRedirectURIs: clients create and clients update
+// refuse a redirect or post-logout redirect URI whose port is 0, above
+// 65535 or not a number (or that is otherwise invalid), locally and
+// through the admin API (which answers invalid_redirect_uri), with exit 1
+// and a message naming the URI's problem; nothing changes.
+func TestClientsRefuseBadRedirectURIs(t *testing.T) {
+	f := newRemoteFixture(t, nil)
+	mustRun(t, nil, "clients", "create", "--id", "web", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--data-dir", f.dir)
+	for _, c := range []struct{ uri, inStderr string }{
+		{"https://app.example:0/cb", "port 0"},
+		{"https://app.example:65536/cb", "port 65536"},
+		{"http://127.0.0.1:99999/cb", "port 99999"},
+		{"https://app.example:abc/cb", "not a URL"},
+		{"app.example/cb", "not absolute"},
+		{"https://app.example/cb#x", "fragment"},
+	} {
+		for _, args := range [][]string{
+			{"clients", "create", "--name", "Bad", "--redirect-uri", c.uri},
+			{"clients", "create", "--name", "Bad", "--redirect-uri", "https://app.example/cb", "--post-logout-redirect-uri", c.uri, "--json"},
+			{"clients", "update", "web", "--redirect-uri", c.uri},
+			{"clients", "update", "web", "--post-logout-redirect-uri", c.uri, "--json"},
+		} {
+			for mode, run := range map[string]func(*testing.T, string, ...string) cliResult{"local": f.local, "remote": f.remote} {
+				r := run(t, "", args...)
+				if r.code != 1 || !strings.Contains(r.stderr, c.inStderr) || r.stdout != "" {
+					t.Errorf("%s %v: exit %d, stdout %q, stderr %q; want 1 mentioning %q", mode, args, r.code, r.stdout, r.stderr, c.inStderr)
+				}
+				if mode == "remote" && !strings.Contains(r.stderr, "400 invalid_redirect_uri") {
+					t.Errorf("remote %v: stderr %q does not name invalid_redirect_uri", args, r.stderr)
+				}
+			}
+		}
+	}
+	if out := mustRun(t, nil, "clients", "list", "--data-dir", f.dir); strings.Contains(out, "Bad") {
+		t.Errorf("a refused client was stored:\n%s", out)
+	}
+	if r := f.local(t, "", "clients", "get", "web", "--json"); strings.Contains(r.stdout, ":0/") || strings.Contains(r.stdout, "#x") {
+		t.Errorf("a refused change was stored:\n%s", r.stdout)
+	}
+	if r := f.remote(t, "", "clients", "update", "web", "--name", ""); r.code != 1 || !strings.Contains(r.stderr, "400 invalid_client_metadata") {
+		t.Errorf("empty name: exit %d, stderr %q; want invalid_client_metadata", r.code, r.stderr)
+	}
+}
