@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authorize"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/federation"
+	"github.com/gatehouse/gatehouse/internal/gc"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/login"
@@ -48,6 +49,7 @@ type App struct {
 	admin       *adminapi.API
 	redis       *revocation.RedisMirror
 	audit       *audit.Log
+	gc          *gc.Collector
 	token       *token.Endpoint
 	authorize   *authorize.Endpoint
 	login       *login.Pages
@@ -125,6 +127,7 @@ func (a *App) init(ctx context.Context) error {
 		return fmt.Errorf("load revocation list: %w", err)
 	}
 	a.audit = audit.New(a.store, a.log, a.now)
+	a.gc = newCollector(a.cfg, a.store, a.registry, a.log, a.now)
 	a.clients = token.NewClientAuthenticator(a.store, nil, a.now)
 	a.apiKeys, err = apikey.NewFromSettings(a.store, apikey.Settings{Hash: a.cfg.APIKeys.Hash,
 		PepperFile: a.cfg.APIKeys.PepperFile}, a.now)
@@ -290,6 +293,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 	}
 	wg.Go(func() { a.revocations.Follow(bg, wake) })
 	wg.Go(func() { a.audit.Run(bg) })
+	wg.Go(func() { a.gc.Run(bg) })
 
 	kinfo := make([]string, 0, 4)
 	if list, err := a.keys.List(ctx); err == nil {
@@ -358,4 +362,20 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// newCollector builds the garbage collector of expired rows, counting what
+// it deletes in gatehouse_gc_deleted_rows_total.
+func newCollector(cfg *config.Config, st store.Pruning, reg prometheus.Registerer, log *slog.Logger, now func() time.Time) *gc.Collector {
+	deleted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_gc_deleted_rows_total",
+		Help: "Expired rows (and audit events past retention) deleted by this node's garbage collector, by table.",
+	}, []string{"table"})
+	reg.MustRegister(deleted)
+	retention := cfg.Retention.Audit
+	if retention == 0 {
+		retention = -1 // keep forever
+	}
+	return gc.New(gc.Config{Store: st, Interval: cfg.Retention.GCInterval, AuditRetention: retention, Now: now, Logger: log,
+		Deleted: func(table string, n int) { deleted.WithLabelValues(table).Add(float64(n)) }})
 }

@@ -43,11 +43,21 @@ type Config struct {
 	// <data_dir>/master.key. In dev mode the file is created if missing.
 	MasterKeyFile string `koanf:"master_key_file"`
 
-	Log     Log     `koanf:"log"`
-	HTTP    HTTP    `koanf:"http"`
-	Tokens  Tokens  `koanf:"tokens"`
-	Signing Signing `koanf:"signing"`
-	APIKeys APIKeys `koanf:"apikeys"`
+	Log       Log       `koanf:"log"`
+	HTTP      HTTP      `koanf:"http"`
+	Tokens    Tokens    `koanf:"tokens"`
+	Signing   Signing   `koanf:"signing"`
+	APIKeys   APIKeys   `koanf:"apikeys"`
+	Retention Retention `koanf:"retention"`
+}
+
+// Retention configures how long stored records are kept.
+type Retention struct {
+	// Audit is how long audit events are kept; 0 keeps them forever.
+	Audit time.Duration `koanf:"audit"`
+	// GCInterval is how often each node deletes expired rows (the nodes
+	// of one PostgreSQL take turns).
+	GCInterval time.Duration `koanf:"gc_interval"`
 }
 
 // Log configures logging.
@@ -159,7 +169,8 @@ func Default() Config {
 			KeyRefreshInterval: 5 * time.Second,
 			KeyPrepublish:      time.Minute,
 		},
-		APIKeys: APIKeys{Hash: "argon2id"},
+		APIKeys:   APIKeys{Hash: "argon2id"},
+		Retention: Retention{Audit: 90 * 24 * time.Hour, GCInterval: time.Minute},
 	}
 }
 
@@ -339,6 +350,13 @@ func (c *Config) Validate() error {
 		}
 	case c.Signing.HMACSecret != "":
 		bad("signing.hmac_secret", "set but unused: only HS256 access tokens use it")
+	}
+
+	if r := c.Retention.Audit; r != 0 && r < 24*time.Hour {
+		bad("retention.audit", "must be 0 (keep forever) or at least 24h, got %s", r)
+	}
+	if g := c.Retention.GCInterval; g < time.Second || g > time.Hour {
+		bad("retention.gc_interval", "must be between 1s and 1h, got %s", g)
 	}
 
 	if !slices.Contains(APIKeyHashes(), c.APIKeys.Hash) {
