@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,12 +60,15 @@ type App struct {
 	routes      []Route
 	ready       *readiness
 	now         func() time.Time
+	version     string
 }
 
 // Options holds optional dependencies, mostly for tests.
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Version names the build in the start-up log and gatehouse_build_info.
+	Version string
 }
 
 // New builds a server from cfg: it opens and migrates the store, loads the
@@ -87,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, now: now}
+	a := &App{cfg: cfg, log: log, store: st, now: now, version: cmp.Or(opts.Version, "dev")}
 	if err := a.init(ctx); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -109,6 +113,8 @@ func (a *App) init(ctx context.Context) error {
 	a.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_build_info", Help: "Always 1; the build's version is a label.",
+			ConstLabels: prometheus.Labels{"version": a.version}}, func() float64 { return 1 }),
 	)
 	a.ready = &readiness{store: a.store, log: a.log, now: a.now}
 
@@ -304,6 +310,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Ad
 		}
 	}
 	a.log.Info("gatehouse serving",
+		slog.String("version", a.version),
 		slog.String("issuer", a.cfg.Issuer),
 		slog.String("listen", ln.Addr().String()),
 		slog.String("data_dir", a.cfg.DataDir),

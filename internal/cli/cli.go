@@ -74,7 +74,7 @@ func (e *env) rootCommand() *cobra.Command {
 		Short:         "Gatehouse: OAuth 2.0 authorization server and OpenID Connect provider",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       ReadBuildInfo().String(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
@@ -84,7 +84,7 @@ func (e *env) rootCommand() *cobra.Command {
 
 	root.AddCommand(e.serveCommand(), e.migrateCommand(), e.configCommand(), e.keysCommand(),
 		e.clientsCommand(), e.usersCommand(), e.rolesCommand(), e.apikeysCommand(), e.bootstrapCommand(), e.auditCommand(), e.routesCommand(),
-		e.federationCommand())
+		e.federationCommand(), e.versionCommand())
 	return root
 }
 

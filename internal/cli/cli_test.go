@@ -208,3 +208,15 @@ func TestClientsUsersAndAuditCommands(t *testing.T) {
 		t.Fatalf("audit list: %d %s", code, out)
 	}
 }
+
+func TestVersionCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "version", "--json")
+	var b BuildInfo
+	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || b.GoVersion == "" {
+		t.Fatalf("version --json: %d %q", code, out)
+	}
+}

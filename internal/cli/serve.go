@@ -22,7 +22,7 @@ signing keys there on first start.`,
 				return err
 			}
 			log := newLogger(cfg.Log, e.stderr)
-			a, err := app.New(cmd.Context(), cfg, log, app.Options{})
+			a, err := app.New(cmd.Context(), cfg, log, app.Options{Version: ReadBuildInfo().String()})
 			if err != nil {
 				return err
 			}
