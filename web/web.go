@@ -161,12 +161,16 @@ func (p *Pages) Error(w http.ResponseWriter, status int, d ErrorPage) error {
 	return p.render(w, status, pageError, d)
 }
 
-// LoggedOutPage is the data for the page shown after signing out.
+// LoggedOutPage is the data for the page shown after signing out, or
+// after the user chose to stay signed in on the logout confirmation.
 type LoggedOutPage struct {
-	Message string // a default message when empty
+	Message string // a default message when empty; unused with StillSignedIn
+	// StillSignedIn shows "Still signed in" instead: the user declined to
+	// sign out, so nothing ended.
+	StillSignedIn bool
 }
 
-// LoggedOut renders the signed-out page.
+// LoggedOut renders the signed-out (or still-signed-in) page.
 func (p *Pages) LoggedOut(w http.ResponseWriter, status int, d LoggedOutPage) error {
 	return p.render(w, status, pageLoggedOut, d)
 }

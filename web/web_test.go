@@ -154,7 +154,15 @@ var pageCases = []struct {
 		name:   "logged out",
 		status: http.StatusOK,
 		data:   LoggedOutPage{Message: "You have been signed out of Example App."},
-		text:   []string{"You have been signed out of Example App."},
+		text:   []string{"<title>Signed out", "<h1>Signed out</h1>", "You have been signed out of Example App."},
+		skip:   []string{"StillSignedIn"},
+	},
+	{
+		name:   "still signed in",
+		status: http.StatusOK,
+		data:   LoggedOutPage{StillSignedIn: true},
+		text:   []string{"<title>Still signed in", "<h1>Still signed in</h1>", "<p>You are still signed in.</p>"},
+		skip:   []string{"StillSignedIn", "Message"},
 	},
 	{
 		name:   "logout confirm",
@@ -268,6 +276,22 @@ func TestPages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStillSignedInPage: after "Stay signed in" on the logout
+// confirmation the page says so throughout, and nowhere that the user was
+// signed out.
+func TestStillSignedInPage(t *testing.T) {
+	t.Parallel()
+	body := render(t, newPages(t), http.StatusOK, LoggedOutPage{StillSignedIn: true}).Body.String()
+	for _, want := range []string{"<title>Still signed in · Gatehouse</title>", "<h1>Still signed in</h1>", "You are still signed in."} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(strings.ToLower(body), "signed out") {
+		t.Errorf("a still-signed-in page says signed out:\n%s", body)
 	}
 }
 

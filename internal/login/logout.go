@@ -90,7 +90,7 @@ func (p *Pages) logoutConfirmed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("decision") != "logout" {
-		p.render(r, p.cfg.Pages.LoggedOut(w, http.StatusOK, web.LoggedOutPage{Message: "You are still signed in."}))
+		p.render(r, p.cfg.Pages.LoggedOut(w, http.StatusOK, web.LoggedOutPage{StillSignedIn: true}))
 		return
 	}
 	sess, _, signedIn, err := p.cfg.Sessions.Current(r)
