@@ -19,9 +19,13 @@ type BuildInfo struct {
 	GoVersion string `json:"go_version"`
 }
 
+// Commit names the source commit when the build has no VCS stamp (a
+// container build without .git): -ldflags "-X ...cli.Commit=<sha>".
+var Commit = ""
+
 // ReadBuildInfo returns the running binary's BuildInfo.
 func ReadBuildInfo() BuildInfo {
-	b := BuildInfo{Version: Version, GoVersion: runtime.Version()}
+	b := BuildInfo{Version: Version, Commit: Commit, GoVersion: runtime.Version()}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
