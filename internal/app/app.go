@@ -134,6 +134,7 @@ func (a *App) init(ctx context.Context) error {
 	}
 	a.audit = audit.New(a.store, a.log, a.now)
 	a.gc = newCollector(a.cfg, a.store, a.registry, a.log, a.now)
+	a.registerMetrics()
 	a.clients = token.NewClientAuthenticator(a.store, nil, a.now)
 	a.apiKeys, err = apikey.NewFromSettings(a.store, apikey.Settings{Hash: a.cfg.APIKeys.Hash,
 		PepperFile: a.cfg.APIKeys.PepperFile}, a.now)

@@ -31,6 +31,8 @@ type Log struct {
 
 	mu     sync.Mutex
 	counts map[countKey]*countEntry
+	// onEvent, when set, hears of every event as it happens (metrics).
+	onEvent func(typ, grant string)
 }
 
 // countKey groups counted events.
@@ -56,12 +58,20 @@ func New(st Store, log *slog.Logger, now func() time.Time) *Log {
 	return &Log{st: st, log: log, now: now, queue: make(chan store.AuditEvent, queueSize), counts: map[countKey]*countEntry{}}
 }
 
+// OnEvent makes fn hear of every event as it happens, counted ones each
+// time (not their summaries), with the event's grant type when it has one:
+// the source of the event metrics. Call it before the Log is used.
+func (l *Log) OnEvent(fn func(typ, grant string)) { l.onEvent = fn }
+
 // Count records one occurrence of a high-volume event (a client_credentials
 // token, which is issued thousands of times a second and has no user or
 // session to trace): occurrences are summed per event type, client and
 // grant type, and one event with details "count", "from" and "to" is
 // recorded per CountWindow. It never blocks and costs no I/O per call.
 func (l *Log) Count(typ, clientID, grant string) {
+	if l.onEvent != nil {
+		l.onEvent(typ, grant)
+	}
 	k := countKey{typ, clientID, grant}
 	l.mu.Lock()
 	e := l.counts[k]
@@ -81,7 +91,7 @@ func (l *Log) flushCounts(ctx context.Context) {
 	l.mu.Unlock()
 	now := l.now()
 	for k, e := range counts {
-		l.Record(ctx, store.AuditEvent{Type: k.typ, ClientID: k.clientID, Time: now, Details: map[string]string{
+		l.record(ctx, store.AuditEvent{Type: k.typ, ClientID: k.clientID, Time: now, Details: map[string]string{
 			"grant_type": k.grant, "count": strconv.FormatInt(e.n, 10),
 			"from": e.first.UTC().Format(time.RFC3339), "to": now.UTC().Format(time.RFC3339)}})
 	}
@@ -89,6 +99,13 @@ func (l *Log) flushCounts(ctx context.Context) {
 
 // Record logs e and queues it for storage. It never blocks.
 func (l *Log) Record(ctx context.Context, e store.AuditEvent) {
+	if l.onEvent != nil {
+		l.onEvent(e.Type, e.Details["grant_type"])
+	}
+	l.record(ctx, e)
+}
+
+func (l *Log) record(ctx context.Context, e store.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = l.now()
 	}

@@ -53,3 +53,28 @@ func TestCountedEventsAreSummarised(t *testing.T) {
 		t.Fatalf("summaries %+v, want one per client with counts 500 and 1", es)
 	}
 }
+
+// TestOnEventSeesEveryOccurrence: the event hook (metrics) hears each
+// recorded event and each counted occurrence once, with its grant type,
+// and never the summaries of counted events.
+func TestOnEventSeesEveryOccurrence(t *testing.T) {
+	st := testsvc.SQLite(t)
+	l := New(st, slog.New(slog.DiscardHandler), nil)
+	seen := map[string]int{}
+	l.OnEvent(func(typ, grant string) { seen[typ+"/"+grant]++ })
+	for range 3 {
+		l.Count("token_issued", "cc", "client_credentials")
+	}
+	l.Record(t.Context(), store.AuditEvent{Type: "token_issued", Details: map[string]string{"grant_type": "refresh_token"}})
+	l.Record(t.Context(), store.AuditEvent{Type: "login_failed"})
+	l.Flush(t.Context())
+	want := map[string]int{"token_issued/client_credentials": 3, "token_issued/refresh_token": 1, "login_failed/": 1}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Errorf("%s seen %d times, want %d (all: %v)", k, seen[k], n, seen)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("seen %v, want %v", seen, want)
+	}
+}

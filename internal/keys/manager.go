@@ -360,6 +360,18 @@ func (m *Manager) activateDue(ctx context.Context, rows []store.SigningKey) (boo
 	return changed, nil
 }
 
+// Active returns the keys this node signs with now, one per algorithm,
+// from memory (no store read): for the key-age metric.
+func (m *Manager) Active() []KeyInfo {
+	snap := m.snap.Load()
+	out := make([]KeyInfo, 0, len(snap.signers))
+	for alg, k := range snap.signers {
+		out = append(out, KeyInfo{KID: k.id, Algorithm: alg, State: store.KeyActive, CreatedAt: k.createdAt})
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int { return cmp.Compare(a.Algorithm, b.Algorithm) })
+	return out
+}
+
 // List returns every stored key, oldest first, read from the store.
 func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	rows, err := m.store.ListSigningKeys(ctx)

@@ -65,8 +65,9 @@ const tryPruneLock = `SELECT pg_try_advisory_xact_lock(hashtextextended('gatehou
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	*sqlstore.DB
-	db  *sql.DB
-	cfg *pgx.ConnConfig // for the revocation listener's own connection
+	db    *sql.DB
+	cfg   *pgx.ConnConfig // for the revocation listener's own connection
+	timer *queryTimer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,6 +81,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	timer := &queryTimer{}
+	cfg.Tracer = timer
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
@@ -101,7 +104,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{DB: s, db: db, cfg: cfg}, nil
+	return &Store{DB: s, db: db, cfg: cfg, timer: timer}, nil
 }
 
 // revocationChannel is the LISTEN/NOTIFY channel of revocation entries. It
