@@ -80,6 +80,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/bench/internal/authflow"
 )
 
 type config struct {
@@ -513,7 +515,8 @@ func (h *harness) setup(base string, ws []*worker) error {
 		if c.webSecret == "" {
 			return errors.New("-web-client-secret is required")
 		}
-		rts, err := userGrants(h.client.Transport, base, c, len(ws))
+		rts, err := authflow.UserGrants(h.client.Transport, authflow.Config{Base: base, ClientID: c.webID,
+			ClientSecret: c.webSecret, RedirectURI: c.redirectURI, Username: c.username, Password: c.password}, len(ws))
 		if err != nil {
 			return fmt.Errorf("authorization code flow: %w", err)
 		}

@@ -352,8 +352,8 @@ func (c *Config) Validate() error {
 		bad("signing.hmac_secret", "set but unused: only HS256 access tokens use it")
 	}
 
-	if r := c.Retention.Audit; r != 0 && r < 24*time.Hour {
-		bad("retention.audit", "must be 0 (keep forever) or at least 24h, got %s", r)
+	if r := c.Retention.Audit; r < 0 || (r > 0 && r < time.Minute) {
+		bad("retention.audit", "must be 0 (keep forever) or at least 1m, got %s", r)
 	}
 	if g := c.Retention.GCInterval; g < time.Second || g > time.Hour {
 		bad("retention.gc_interval", "must be between 1s and 1h, got %s", g)

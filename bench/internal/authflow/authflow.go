@@ -1,4 +1,8 @@
-package main
+// Package authflow drives the authorization code flow with PKCE without a
+// browser, for the load harness and the soak test: it signs in on the
+// login page (once per session), answers a consent page with "allow" and
+// redeems the code.
+package authflow
 
 import (
 	"context"
@@ -18,44 +22,79 @@ import (
 
 var hiddenField = regexp.MustCompile(`name="(csrf_token|request)"\s+value="([^"]*)"`)
 
-// userGrants drives the authorization code flow with PKCE n times, without
-// a browser, and returns n refresh tokens of n distinct grants. The user
-// signs in once (the login page's password hash is deliberately expensive);
-// the later authorizations ride on the session cookie. The client must be
-// registered with --skip-consent (a consent page is answered "allow" anyway).
-func userGrants(rt http.RoundTripper, base string, c config, n int) ([]string, error) {
+// Config names the client and the user of the flow.
+type Config struct {
+	// Base is the issuer URL.
+	Base                   string
+	ClientID, ClientSecret string
+	RedirectURI            string
+	Username, Password     string
+}
+
+// Client runs flows for one user, keeping the browser session's cookie.
+type Client struct {
+	cfg   Config
+	b     *browserClient
+	oauth oauth2.Config
+	ctx   context.Context //nolint:containedctx // carries the HTTP client for x/oauth2
+}
+
+// New returns a Client whose requests go through rt.
+func New(rt http.RoundTripper, cfg Config) (*Client, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err
 	}
-	b := &browserClient{base: base, redirect: c.redirectURI, c: &http.Client{Transport: rt, Jar: jar, Timeout: 30 * time.Second,
+	b := &browserClient{base: cfg.Base, redirect: cfg.RedirectURI, c: &http.Client{Transport: rt, Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	conf := oauth2.Config{
-		ClientID: c.webID, ClientSecret: c.webSecret, RedirectURL: c.redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader},
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURL: cfg.RedirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: cfg.Base + "/oauth/authorize", TokenURL: cfg.Base + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader},
 		Scopes:   []string{"openid", "offline_access"},
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rt, Timeout: 30 * time.Second})
+	return &Client{cfg: cfg, b: b, oauth: conf, ctx: ctx}, nil
+}
+
+// Grant runs one authorization code flow and returns its tokens.
+func (c *Client) Grant() (*oauth2.Token, error) {
+	verifier, state := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+	cb, err := c.b.authorize(c.ctx, c.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), c.cfg.Username, c.cfg.Password)
+	if err != nil {
+		return nil, err
+	}
+	q := cb.Query()
+	if e := q.Get("error"); e != "" {
+		return nil, fmt.Errorf("redirected with error=%s: %s", e, q.Get("error_description"))
+	}
+	if q.Get("state") != state || q.Get("code") == "" {
+		return nil, fmt.Errorf("callback %s: want a code and state %s", cb.Redacted(), state)
+	}
+	tok, err := c.oauth.Exchange(c.ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, fmt.Errorf("code exchange: %w", err)
+	}
+	if tok.RefreshToken == "" {
+		return nil, errors.New("code exchange returned no refresh_token (client needs the refresh_token grant and offline_access)")
+	}
+	return tok, nil
+}
+
+// UserGrants drives the authorization code flow with PKCE n times, without
+// a browser, and returns n refresh tokens of n distinct grants. The user
+// signs in once (the login page's password hash is deliberately expensive);
+// the later authorizations ride on the session cookie. The client must be
+// registered with --skip-consent (a consent page is answered "allow" anyway).
+func UserGrants(rt http.RoundTripper, cfg Config, n int) ([]string, error) {
+	c, err := New(rt, cfg)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]string, 0, n)
 	for range n {
-		verifier, state := oauth2.GenerateVerifier(), randomID()
-		cb, err := b.authorize(ctx, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), c.username, c.password)
+		tok, err := c.Grant()
 		if err != nil {
 			return nil, err
-		}
-		q := cb.Query()
-		if e := q.Get("error"); e != "" {
-			return nil, fmt.Errorf("redirected with error=%s: %s", e, q.Get("error_description"))
-		}
-		if q.Get("state") != state || q.Get("code") == "" {
-			return nil, fmt.Errorf("callback %s: want a code and state %s", cb.Redacted(), state)
-		}
-		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			return nil, fmt.Errorf("code exchange: %w", err)
-		}
-		if tok.RefreshToken == "" {
-			return nil, errors.New("code exchange returned no refresh_token (client needs the refresh_token grant and offline_access)")
 		}
 		out = append(out, tok.RefreshToken)
 	}
