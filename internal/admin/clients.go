@@ -71,7 +71,14 @@ type ClientSpec struct {
 	Roles                  []string
 	SkipConsent            bool
 	RefreshGrace           time.Duration
+	// IDTokenAlg is id_token_signed_response_alg: RS256 (the default, and
+	// OpenID Connect's) or ES256, about 30 times cheaper to sign.
+	IDTokenAlg string
 }
+
+// IDTokenAlgs are the id_token signing algorithms a client may register:
+// Gatehouse always holds keys for both.
+func IDTokenAlgs() []string { return []string{"RS256", "ES256"} }
 
 // ClientStore is what client administration needs from the store.
 type ClientStore interface {
@@ -165,7 +172,7 @@ func specOf(c store.Client) ClientSpec {
 		ID: c.ID, Name: c.Name, Public: c.Public, AuthMethod: c.TokenEndpointAuthMethod,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, Audiences: c.Audiences, Roles: c.Roles,
-		SkipConsent: c.SkipConsent, RefreshGrace: c.RefreshGrace,
+		SkipConsent: c.SkipConsent, RefreshGrace: c.RefreshGrace, IDTokenAlg: c.IDTokenAlg,
 	}
 }
 
@@ -267,6 +274,12 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 	if spec.RefreshGrace < 0 || spec.RefreshGrace > 5*time.Minute {
 		bad("refresh grace must be between 0 and 5m")
 	}
+	if spec.IDTokenAlg == "RS256" {
+		spec.IDTokenAlg = "" // the default: stored as such
+	}
+	if spec.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs(), spec.IDTokenAlg) {
+		bad("id_token_signed_response_alg must be one of %s", strings.Join(IDTokenAlgs(), ", "))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return store.Client{}, err
 	}
@@ -274,7 +287,7 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 		ID: spec.ID, Name: spec.Name, Public: spec.Public, TokenEndpointAuthMethod: spec.AuthMethod,
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		GrantTypes: spec.GrantTypes, Scopes: spec.Scopes, Audiences: spec.Audiences, Roles: spec.Roles,
-		SkipConsent: spec.SkipConsent, RefreshGrace: spec.RefreshGrace,
+		SkipConsent: spec.SkipConsent, RefreshGrace: spec.RefreshGrace, IDTokenAlg: spec.IDTokenAlg,
 	}, nil
 }
 

@@ -399,6 +399,7 @@ type clientRequest struct {
 	Roles                  []string `json:"roles"`
 	SkipConsent            bool     `json:"skip_consent"`
 	RefreshGraceSeconds    int      `json:"refresh_grace_seconds"`
+	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
 }
 
 // clientPatch holds the fields PATCH may change; absent fields stay.
@@ -413,6 +414,7 @@ type clientPatch struct {
 	Audiences              *[]string `json:"audiences"`
 	SkipConsent            *bool     `json:"skip_consent"`
 	RefreshGraceSeconds    *int      `json:"refresh_grace_seconds"`
+	IDTokenAlg             *string   `json:"id_token_signed_response_alg"`
 }
 
 func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
@@ -446,7 +448,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		ID: req.ID, Name: req.Name, Public: req.Public, AuthMethod: req.AuthMethod, RedirectURIs: req.RedirectURIs,
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
 		Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
-		RefreshGrace: grace,
+		RefreshGrace: grace, IDTokenAlg: req.IDTokenAlg,
 	}, a.cfg.Now())
 	if err != nil {
 		return problem(err)
@@ -504,6 +506,9 @@ func (a *API) updateClient(w http.ResponseWriter, r *http.Request) error {
 		}
 		if p.RefreshGraceSeconds != nil {
 			s.RefreshGrace = grace
+		}
+		if p.IDTokenAlg != nil {
+			s.IDTokenAlg = *p.IDTokenAlg
 		}
 	}, a.cfg.Now())
 	if err != nil {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
@@ -26,6 +27,7 @@ type ClientView struct {
 	Roles                   []string `json:"roles"`
 	SkipConsent             bool     `json:"skip_consent"`
 	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
+	IDTokenAlg              string   `json:"id_token_signed_response_alg"`
 	CreatedAt               string   `json:"created_at"`
 	UpdatedAt               string   `json:"updated_at"`
 }
@@ -37,8 +39,8 @@ func NewClientView(c store.Client, secret string) ClientView {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes),
 		Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences), Roles: nonNil(c.Roles), SkipConsent: c.SkipConsent,
-		RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
-		CreatedAt:           c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+		RefreshGraceSeconds: int(c.RefreshGrace / time.Second), IDTokenAlg: cmp.Or(c.IDTokenAlg, "RS256"),
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
 

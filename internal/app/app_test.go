@@ -148,9 +148,10 @@ func TestJWKSPublishesOnlyPublicSigningKeys(t *testing.T) {
 		wantAlgs []string
 	}{
 		{"ES256", []string{"ES256", "RS256"}},
-		{"EdDSA", []string{"EdDSA", "RS256"}},
-		{"RS256", []string{"RS256"}},
-		{"HS256", []string{"RS256"}},
+		// ES256 and RS256 always: clients may register either for id_tokens.
+		{"EdDSA", []string{"ES256", "EdDSA", "RS256"}},
+		{"RS256", []string{"ES256", "RS256"}},
+		{"HS256", []string{"ES256", "RS256"}},
 	} {
 		t.Run(tc.alg, func(t *testing.T) {
 			cfg := testConfig(t)

@@ -76,7 +76,7 @@ func (c *hintClaims) GetID() string { return c.ID }
 func (a *App) verifyIDTokenHint(tok string) (clientID, sub, sid string, err error) {
 	var c hintClaims
 	err = a.keys.VerifyClaims(tok, keys.VerifyOptions{
-		Algorithms: []string{keys.RS256}, Typ: "JWT", Issuer: a.cfg.Issuer, Leeway: keys.MaxLeeway,
+		Algorithms: []string{keys.RS256, keys.ES256}, Typ: "JWT", Issuer: a.cfg.Issuer, Leeway: keys.MaxLeeway,
 	}, &c)
 	if err != nil {
 		return "", "", "", err

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -261,4 +263,63 @@ func TestAuthorizationCodeFlowWithPKCE(t *testing.T) {
 			t.Errorf("after logout the browser is still signed in (%d)", p.status)
 		}
 	})
+}
+
+// TestES256IDTokens: a client registered with id_token_signed_response_alg
+// ES256 gets ES256 id_tokens at code redemption and at every refresh, which
+// go-oidc verifies with the algorithms discovery lists; clients that
+// registered nothing keep RS256, OpenID Connect's default.
+func TestES256IDTokens(t *testing.T) {
+	f := newBrowserFixture(t, "sqlite")
+	_, sec := f.srv.createClient(t, admin.ClientSpec{ID: "fast", Name: "Fast", RedirectURIs: []string{"https://app.example/cb"},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, IDTokenAlg: "ES256"})
+	fast := f.web
+	fast.ClientID, fast.ClientSecret = "fast", sec
+	ctx := oidc.ClientContext(t.Context(), http.DefaultClient)
+	provider, err := oidc.NewProvider(ctx, f.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		conf oauth2.Config
+		alg  string
+	}{{fast, "ES256"}, {f.web, "RS256"}} {
+		b := newBrowser(t, f.srv.URL)
+		v := oauth2.GenerateVerifier()
+		cb := f.signIn(t, b, tc.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+		tok, err := tc.conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok.Expiry = time.Now().Add(-time.Minute)
+		fresh, err := tc.conf.TokenSource(ctx, tok).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, tk := range map[string]*oauth2.Token{"code": tok, "refresh": fresh} {
+			raw, _ := tk.Extra("id_token").(string)
+			if got := decodeHeaderAlg(t, raw); got != tc.alg {
+				t.Errorf("%s: %s id_token signed with %s, want %s", tc.conf.ClientID, name, got, tc.alg)
+			}
+			if _, err := provider.Verifier(&oidc.Config{ClientID: tc.conf.ClientID}).Verify(ctx, raw); err != nil {
+				t.Errorf("%s: go-oidc refuses the %s id_token: %v", tc.conf.ClientID, name, err)
+			}
+		}
+	}
+}
+
+func decodeHeaderAlg(t *testing.T, tok string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(b, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	return hdr.Alg
 }

@@ -161,6 +161,7 @@ func TestFederatedTokenExchange(t *testing.T) {
 			t.Fatalf("JWT bearer grant: %d %v", code, m)
 		}
 
+		srv.App.audit.Flush(t.Context())
 		events, err := srv.App.store.ListAuditEvents(t.Context(), auditQuery("token_issued"))
 		if err != nil {
 			t.Fatal(err)

@@ -42,6 +42,7 @@ type clientUpdate struct {
 	GrantTypes, Scopes, Audiences, Roles *[]string
 	SkipConsent                          *bool
 	RefreshGrace                         *time.Duration
+	IDTokenAlg                           *string
 }
 
 // userAdmin manages end users. ref is an id, a username or an e-mail
@@ -210,6 +211,9 @@ func (l *localBackend) updateClient(ctx context.Context, id string, u clientUpda
 		}
 		if u.RefreshGrace != nil {
 			s.RefreshGrace = *u.RefreshGrace
+		}
+		if u.IDTokenAlg != nil {
+			s.IDTokenAlg = *u.IDTokenAlg
 		}
 	}, time.Now())
 }

@@ -249,15 +249,24 @@ func clientOf(v adminapi.ClientView) (store.Client, error) {
 	return store.Client{ID: v.ClientID, Name: v.Name, Public: v.Public, TokenEndpointAuthMethod: v.TokenEndpointAuthMethod,
 		RedirectURIs: v.RedirectURIs, PostLogoutRedirectURIs: v.PostLogoutRedirectURIs, GrantTypes: v.GrantTypes,
 		Scopes: v.Scopes, Audiences: v.Audiences, Roles: v.Roles, SkipConsent: v.SkipConsent,
-		RefreshGrace: time.Duration(v.RefreshGraceSeconds) * time.Second,
-		CreatedAt:    created, UpdatedAt: updated}, nil
+		RefreshGrace: time.Duration(v.RefreshGraceSeconds) * time.Second, IDTokenAlg: idTokenAlgOf(v.IDTokenAlg),
+		CreatedAt: created, UpdatedAt: updated}, nil
+}
+
+// idTokenAlgOf is a view's algorithm as the store keeps it: RS256, the
+// default, as empty.
+func idTokenAlgOf(alg string) string {
+	if alg == "RS256" {
+		return ""
+	}
+	return alg
 }
 
 func (r *remoteBackend) CreateClient(ctx context.Context, s admin.ClientSpec) (store.Client, string, error) {
 	in := map[string]any{"client_id": s.ID, "name": s.Name, "public": s.Public, "token_endpoint_auth_method": s.AuthMethod,
 		"redirect_uris": s.RedirectURIs, "post_logout_redirect_uris": s.PostLogoutRedirectURIs, "grant_types": s.GrantTypes,
 		"scopes": s.Scopes, "audiences": s.Audiences, "roles": s.Roles, "skip_consent": s.SkipConsent,
-		"refresh_grace_seconds": int(s.RefreshGrace / time.Second)}
+		"refresh_grace_seconds": int(s.RefreshGrace / time.Second), "id_token_signed_response_alg": s.IDTokenAlg}
 	var v adminapi.ClientView
 	if err := r.call(ctx, http.MethodPost, "/clients", nil, in, &v); err != nil {
 		return store.Client{}, "", err
@@ -311,6 +320,7 @@ func (r *remoteBackend) UpdateClient(ctx context.Context, id string, u clientUpd
 	if u.RefreshGrace != nil {
 		patch["refresh_grace_seconds"] = int(*u.RefreshGrace / time.Second)
 	}
+	put("id_token_signed_response_alg", u.IDTokenAlg, u.IDTokenAlg != nil)
 	var v adminapi.ClientView
 	if err := r.call(ctx, http.MethodPatch, "/clients"+seg(id), nil, patch, &v); err != nil {
 		return store.Client{}, err

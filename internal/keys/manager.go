@@ -170,8 +170,10 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	alg := cmp.Or(cfg.AccessTokenAlg, ES256)
-	required := []string{RS256}
-	if asymmetric(alg) && alg != RS256 {
+	// RS256 and ES256 sign id_tokens (OpenID Connect's default, and the
+	// cheap one clients may register), whatever signs access tokens.
+	required := []string{RS256, ES256}
+	if asymmetric(alg) && !slices.Contains(required, alg) {
 		required = append(required, alg)
 	}
 	m := &Manager{

@@ -90,9 +90,10 @@ func TestNewManagerCreatesKeys(t *testing.T) {
 	}{
 		{"default ES256", "", nil, []string{ES256, RS256}},
 		{"ES256", ES256, nil, []string{ES256, RS256}},
-		{"RS256 only", RS256, nil, []string{RS256}},
-		{"EdDSA", EdDSA, nil, []string{EdDSA, RS256}},
-		{"HS256 publishes only RS256", HS256, bytes.Repeat([]byte{9}, 32), []string{RS256}},
+		// ES256 and RS256 are always there: they sign id_tokens.
+		{"RS256", RS256, nil, []string{ES256, RS256}},
+		{"EdDSA", EdDSA, nil, []string{ES256, EdDSA, RS256}},
+		{"HS256 publishes only the id_token keys", HS256, bytes.Repeat([]byte{9}, 32), []string{ES256, RS256}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

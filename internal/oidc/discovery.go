@@ -80,8 +80,9 @@ type Features struct {
 	Claims []string
 }
 
-// NewMetadata builds the document for issuer. id_tokens are always signed
-// with RS256 (OpenID Connect Core §15.1 makes it the mandatory algorithm), and
+// NewMetadata builds the document for issuer. id_tokens are signed with
+// RS256 (OpenID Connect Core §15.1 makes it the mandatory algorithm) or, for
+// clients that register it, ES256; and
 // only S256 PKCE is accepted (RFC 9700 §2.1.1).
 func NewMetadata(issuer string, f Features) Metadata {
 	m := Metadata{
@@ -89,7 +90,7 @@ func NewMetadata(issuer string, f Features) Metadata {
 		JWKSURI:                           issuer + PathJWKS,
 		ResponseTypesSupported:            []string{"code"},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
+		IDTokenSigningAlgValuesSupported:  []string{"RS256", "ES256"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		GrantTypesSupported:               f.GrantTypes,
 		TokenEndpointAuthMethodsSupported: f.TokenAuthMethods,

@@ -43,6 +43,9 @@ type Client struct {
 	// RefreshGrace is how long a just-rotated refresh token may be replayed
 	// (a lost response) before replay counts as reuse. Zero by default.
 	RefreshGrace time.Duration
+	// IDTokenAlg is the client's id_token_signed_response_alg (OpenID
+	// Connect Registration §2); empty means RS256.
+	IDTokenAlg string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

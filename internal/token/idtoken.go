@@ -85,15 +85,19 @@ type IDToken struct {
 	Nonce string
 	// AccessToken is the access token issued alongside, for at_hash.
 	AccessToken string
+	// Alg is the client's id_token_signed_response_alg; empty is RS256.
+	Alg string
 }
 
 // errNoAuthTime reports a grant without an authentication time, which only
 // a broken authorization step can produce: refuse rather than invent one.
 var errNoAuthTime = errors.New("token: id_token without auth_time")
 
-// IDToken signs an id_token, always with RS256: OIDC Core §15.1 makes it
-// the one algorithm every relying party supports, whatever the access
-// token algorithm is.
+// IDToken signs an id_token with the client's registered algorithm:
+// RS256 unless it registered ES256 (OpenID Connect Registration §2 makes
+// RS256 the default, and OIDC Core §15.1 the one every relying party
+// supports). ES256 costs about a thirtieth of RS256 to sign, which is what
+// a client that refreshes often saves.
 func (m *Minter) IDToken(t IDToken) (string, error) {
 	if t.AuthTime.IsZero() {
 		return "", errNoAuthTime
@@ -116,7 +120,11 @@ func (m *Minter) IDToken(t IDToken) (string, error) {
 	if t.AccessToken != "" {
 		c.AtHash = AtHash(t.AccessToken)
 	}
-	tok, err := m.Signer.Sign(keys.RS256, TypIDToken, c)
+	alg := keys.RS256
+	if t.Alg == keys.ES256 {
+		alg = keys.ES256
+	}
+	tok, err := m.Signer.Sign(alg, TypIDToken, c)
 	if err != nil {
 		return "", fmt.Errorf("token: sign id_token: %w", err)
 	}

@@ -190,7 +190,7 @@ func (m *Minter) forUser(ctx context.Context, g userGrant) (Minted, *Response, e
 	resp := &Response{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: int64(m.AccessTTL.Seconds()),
 		Scope: oauth.JoinScope(g.Scopes)}
 	if slices.Contains(g.Scopes, ScopeOpenID) {
-		resp.IDToken, err = m.IDToken(IDToken{ClientID: g.Client.ID, User: g.User, Scopes: g.Scopes,
+		resp.IDToken, err = m.IDToken(IDToken{ClientID: g.Client.ID, User: g.User, Scopes: g.Scopes, Alg: g.Client.IDTokenAlg,
 			SID: g.SID, AuthTime: g.AuthTime, Nonce: g.Nonce, AccessToken: at.Token})
 		if err != nil {
 			return Minted{}, nil, err

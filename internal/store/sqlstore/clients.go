@@ -12,11 +12,11 @@ import (
 
 const clientColumns = `id, name, secret_hash, public, token_endpoint_auth_method,
 redirect_uris, post_logout_redirect_uris, grant_types, scopes, audiences, roles,
-skip_consent, refresh_grace, created_at, updated_at`
+skip_consent, refresh_grace, created_at, updated_at, id_token_alg`
 
 const (
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -25,7 +25,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
 token_endpoint_auth_method = $5, redirect_uris = $6, post_logout_redirect_uris = $7,
 grant_types = $8, scopes = $9, audiences = $10, roles = $11, skip_consent = $12,
-refresh_grace = $13, created_at = $14, updated_at = $15
+refresh_grace = $13, created_at = $14, updated_at = $15, id_token_alg = $16
 WHERE id = $1`
 
 	deleteClient         = `DELETE FROM clients WHERE id = $1`
@@ -38,7 +38,7 @@ func clientArgs(c store.Client) []any {
 		c.ID, c.Name, nilIfEmpty(c.SecretHash), c.Public, c.TokenEndpointAuthMethod,
 		encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs), encodeList(c.GrantTypes),
 		encodeList(c.Scopes), encodeList(c.Audiences), encodeList(c.Roles),
-		c.SkipConsent, int64(c.RefreshGrace), toMicros(c.CreatedAt), toMicros(c.UpdatedAt),
+		c.SkipConsent, int64(c.RefreshGrace), toMicros(c.CreatedAt), toMicros(c.UpdatedAt), c.IDTokenAlg,
 	}
 }
 
@@ -175,7 +175,7 @@ func scanClient(row scanner) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.TokenEndpointAuthMethod,
 		&redirect, &postLogout, &grantTypes, &scopes, &auds, &roles,
-		&c.SkipConsent, &grace, &createdAt, &updatedAt); err != nil {
+		&c.SkipConsent, &grace, &createdAt, &updatedAt, &c.IDTokenAlg); err != nil {
 		return store.Client{}, err
 	}
 	var err error

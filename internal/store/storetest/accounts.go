@@ -59,6 +59,7 @@ func fullClient(id string) store.Client {
 		Roles:                   []string{"reader", "writer"},
 		SkipConsent:             true,
 		RefreshGrace:            2*time.Second + 1500*time.Nanosecond,
+		IDTokenAlg:              "ES256",
 		CreatedAt:               at(-time.Hour),
 		UpdatedAt:               at(-time.Minute),
 	}
@@ -172,6 +173,7 @@ func testClientUpdate(t *testing.T, s store.Store) {
 		GrantTypes:              []string{"authorization_code"},
 		Scopes:                  []string{"openid"},
 		RefreshGrace:            time.Minute,
+		IDTokenAlg:              "RS256",
 		CreatedAt:               orig.CreatedAt,
 		UpdatedAt:               at(time.Hour),
 	}
