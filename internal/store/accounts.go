@@ -46,8 +46,8 @@ type Client struct {
 	// IDTokenAlg is the client's id_token_signed_response_alg (OpenID
 	// Connect Registration §2); empty means RS256.
 	IDTokenAlg string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Clients persists OAuth clients.
