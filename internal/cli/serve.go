@@ -14,13 +14,27 @@ func (e *env) serveCommand() *cobra.Command {
 
 With no configuration it serves http://127.0.0.1:8080 in dev mode from an
 embedded SQLite store in ./gatehouse-data, creating a master key file and
-signing keys there on first start.`,
+signing keys there on first start. Without an issuer (file, environment or
+--issuer), a loopback --listen address names the dev issuer
+(--listen 127.0.0.1:9000 serves http://127.0.0.1:9000); any other listen
+address needs an https issuer.
+
+One server at a time runs on a SQLite store: serve locks the folder of the
+store (gatehouse.lock) and refuses to start while another server holds it.
+The admin verbs keep working beside the running server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := e.loadConfig(cmd)
 			if err != nil {
 				return err
 			}
+			// Only serve locks the folder of a SQLite store: the admin
+			// verbs must keep working beside a running server.
+			lock, err := app.LockDataDir(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = lock.Release() }()
 			log := newLogger(cfg.Log, e.stderr)
 			a, err := app.New(cmd.Context(), cfg, log, app.Options{Version: ReadBuildInfo().String()})
 			if err != nil {

@@ -24,7 +24,8 @@ import (
 // GATEHOUSE_TOKENS_ACCESS_TTL).
 type Config struct {
 	// Issuer is the OAuth/OIDC issuer identifier, byte-equal to the "iss" of
-	// every token and to discovery's "issuer".
+	// every token and to discovery's "issuer". When no layer sets it, Load
+	// derives it from a loopback Listen address (DevIssuer).
 	Issuer string `koanf:"issuer"`
 	// Listen is the TCP address the HTTP server binds.
 	Listen string `koanf:"listen"`
@@ -248,7 +249,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	if err := validateIssuer(c.Issuer); err != nil {
+	if c.Issuer == "" {
+		bad("issuer", "%s", c.missingIssuer())
+	} else if err := validateIssuer(c.Issuer); err != nil {
 		bad("issuer", "%v", err)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -367,11 +370,39 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DevIssuer returns the dev-mode issuer for listen: http:// and the listen
+// address when its host is loopback and its port fixed, or "" when no
+// issuer can be derived (another host, port 0, or not host:port). Load
+// uses it when no layer sets the issuer, so that --listen on another port
+// does not leave tokens naming port 8080.
+func DevIssuer(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" || port == "0" || !isLoopbackHost(host) {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// missingIssuer explains an empty issuer: one is derived only from a
+// loopback listen address with a fixed port.
+func (c *Config) missingIssuer() string {
+	const set = "set issuer (in the file, GATEHOUSE_ISSUER or --issuer)"
+	host, port, err := net.SplitHostPort(c.Listen)
+	switch {
+	case err != nil:
+		return "not set: " + set
+	case isLoopbackHost(host) && (port == "" || port == "0"):
+		return fmt.Sprintf("not set, and listen %q has no fixed port to derive a dev issuer from: %s, "+
+			"such as http://%s", c.Listen, set, net.JoinHostPort(host, "8080"))
+	}
+	return fmt.Sprintf("not set, and listen %q is not a loopback address, so there is no dev issuer: %s "+
+		"to the https URL clients reach this server at, such as https://auth.example.com "+
+		"(plain http is only for a loopback issuer such as http://127.0.0.1:8080)", c.Listen, set)
+}
+
 func validateIssuer(issuer string) error {
 	u, err := url.Parse(issuer)
 	switch {
-	case issuer == "":
-		return errors.New("must not be empty")
 	case err != nil:
 		return fmt.Errorf("not a URL: %q", issuer)
 	case u.Scheme != "https" && u.Scheme != "http":

@@ -282,3 +282,56 @@ func TestAPIKeyVariableIsNotASetting(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerFollowsLoopbackListen: with no issuer in any layer, the dev
+// issuer is the loopback listen address (not the default port 8080); an
+// issuer set anywhere wins; a listen address that is not loopback, or has
+// no fixed port, leaves no issuer and Validate says what to set.
+func TestIssuerFollowsLoopbackListen(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		file       string
+		environ    []string
+		flags      map[string]string
+		wantIssuer string
+		wantErr    string // in Validate's error; "" means valid
+	}{
+		{name: "defaults", wantIssuer: "http://127.0.0.1:8080"},
+		{name: "listen flag", flags: map[string]string{"listen": "127.0.0.1:9000"}, wantIssuer: "http://127.0.0.1:9000"},
+		{name: "listen env, localhost", environ: []string{"GATEHOUSE_LISTEN=localhost:9001"}, wantIssuer: "http://localhost:9001"},
+		{name: "listen file, IPv6 loopback", file: "listen: '[::1]:9002'\n", wantIssuer: "http://[::1]:9002"},
+		{name: "issuer flag wins", flags: map[string]string{"listen": "127.0.0.1:9000", "issuer": "http://127.0.0.1:7000"},
+			wantIssuer: "http://127.0.0.1:7000"},
+		{name: "issuer env wins", environ: []string{"GATEHOUSE_ISSUER=https://auth.example.com"},
+			flags: map[string]string{"listen": "127.0.0.1:9000"}, wantIssuer: "https://auth.example.com"},
+		{name: "issuer file wins", file: "issuer: https://auth.example.com\nlisten: 0.0.0.0:8443\n",
+			wantIssuer: "https://auth.example.com"},
+		{name: "all interfaces", flags: map[string]string{"listen": "0.0.0.0:8080"},
+			wantErr: `issuer: not set, and listen "0.0.0.0:8080" is not a loopback address`},
+		{name: "no host", environ: []string{"GATEHOUSE_LISTEN=:8080"}, wantErr: "https URL"},
+		{name: "public address", flags: map[string]string{"listen": "192.0.2.10:443"}, wantErr: "GATEHOUSE_ISSUER"},
+		{name: "random port", flags: map[string]string{"listen": "127.0.0.1:0"}, wantErr: "no fixed port"},
+		{name: "empty issuer set", environ: []string{"GATEHOUSE_ISSUER="}, wantErr: "issuer: not set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := Sources{Environ: tc.environ, Flags: tc.flags}
+			if tc.file != "" {
+				src.File = writeFile(t, tc.file)
+			}
+			cfg, err := Load(src)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Issuer != tc.wantIssuer {
+				t.Errorf("Issuer = %q, want %q", cfg.Issuer, tc.wantIssuer)
+			}
+			err = cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Validate = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -127,6 +127,12 @@ func Load(src Sources) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: invalid value %s", key, describe(k.Get(key))))
 		}
 	}
+	if !k.Exists("issuer") {
+		// No layer set the issuer: a loopback listen address names the dev
+		// issuer (the default one for the default address); any other has
+		// none, and Validate says what to set.
+		cfg.Issuer = DevIssuer(cfg.Listen)
+	}
 	cfg.resolve()
 	return &cfg, errors.Join(errs...)
 }
