@@ -13,7 +13,13 @@ import (
 // ErrSealedKey reports a sealed private key that cannot be opened: the master
 // key differs from the one that sealed it, or the stored row was altered
 // (AES-GCM cannot tell the two apart).
-var ErrSealedKey = errors.New("keys: sealed private key cannot be opened (wrong master key, or the stored key was altered)")
+var ErrSealedKey = errors.New("keys: sealed private key cannot be opened")
+
+// wrongMasterKey is what to do about an ErrSealedKey that is not a damaged
+// blob: in practice, a node started with a master key of its own (a second
+// node without the first one's key, or a dev key file created anew).
+const wrongMasterKey = "the signing keys in the store were sealed with another master key (or altered): " +
+	"give every node the same GATEHOUSE_MASTER_KEY (or master_key_file)"
 
 // sealVersion is the first byte of every sealed blob, so that the format or
 // the key derivation can change later without guessing.
@@ -95,14 +101,16 @@ func (s *sealer) seal(plaintext []byte, kid, alg string) []byte {
 func (s *sealer) open(sealed []byte, kid, alg string) ([]byte, error) {
 	ns := s.aead.NonceSize()
 	if len(sealed) < 1+ns+s.aead.Overhead() {
-		return nil, fmt.Errorf("%w: %d bytes is too short", ErrSealedKey, len(sealed))
+		return nil, fmt.Errorf("%w: %d bytes is too short (the stored key was altered)", ErrSealedKey, len(sealed))
 	}
 	if sealed[0] != sealVersion {
-		return nil, fmt.Errorf("%w: unknown format version %d", ErrSealedKey, sealed[0])
+		return nil, fmt.Errorf("%w: unknown format version %d (the stored key was altered)", ErrSealedKey, sealed[0])
 	}
 	pt, err := s.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], sealAAD(kid, alg))
 	if err != nil {
-		return nil, ErrSealedKey
+		// AES-GCM cannot tell a wrong key from altered bytes; a wrong key
+		// is by far the likelier.
+		return nil, fmt.Errorf("%w: %s", ErrSealedKey, wrongMasterKey)
 	}
 	return pt, nil
 }
