@@ -245,3 +245,38 @@ func TestRevokeSubjectTokensCoversTheNextSecond(t *testing.T) {
 		t.Errorf("not-before %v does not cover a token issued at %v", revs[0].NotBefore, iatNextSecond)
 	}
 }
+
+// TestCheckRolesExist: roles are given only once they exist; every missing
+// one is named, and GrantRole applies the same rule.
+func TestCheckRolesExist(t *testing.T) {
+	st := openStore(t)
+	ctx := t.Context()
+	if _, err := CreateRole(ctx, st, "viewer", "", []string{"items:read"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRolesExist(ctx, st, []string{"viewer", " viewer"}); err != nil {
+		t.Fatalf("existing role refused: %v", err)
+	}
+	if err := CheckRolesExist(ctx, st, nil); err != nil {
+		t.Fatalf("no roles refused: %v", err)
+	}
+	err := CheckRolesExist(ctx, st, []string{"viewer", "nope", "nada", "nope"})
+	if !errors.Is(err, ErrUnknownRole) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("CheckRolesExist = %v, want ErrUnknownRole", err)
+	}
+	if want := `invalid: roles "nope", "nada" do not exist`; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+
+	u, err := CreateUser(ctx, st, login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1),
+		UserSpec{Username: "ann", Password: "correct horse battery staple"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GrantRole(ctx, st, HolderUser, u.ID, "nope", time.Now()); !errors.Is(err, ErrUnknownRole) {
+		t.Fatalf("GrantRole of a missing role = %v, want ErrUnknownRole", err)
+	}
+	if roles, err := GrantRole(ctx, st, HolderUser, u.ID, "viewer", time.Now()); err != nil || len(roles) != 1 {
+		t.Fatalf("GrantRole = %v, %v", roles, err)
+	}
+}

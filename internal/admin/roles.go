@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -66,13 +68,44 @@ const (
 	HolderClient = "client"
 )
 
+// ErrUnknownRole reports a role, given to a user, a client or an API key,
+// that does not exist. It wraps ErrInvalid.
+var ErrUnknownRole = fmt.Errorf("%w", ErrInvalid)
+
+// RoleReader looks roles up by name (the store).
+type RoleReader interface {
+	GetRole(ctx context.Context, name string) (store.Role, error)
+}
+
+// CheckRolesExist returns ErrUnknownRole, naming every one, if any of roles
+// does not exist. Roles are given only once defined: a misspelt role would
+// grant nothing, and later whatever a role of that name is created with.
+// GrantRole and the command line's local mode apply it; the admin API
+// refuses the same roles (400 invalid_request) before it compares the
+// caller's permissions, and the API key service refuses them too.
+func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
+	var missing []string
+	for _, r := range dedupe(roles) {
+		switch _, err := st.GetRole(ctx, r); {
+		case errors.Is(err, store.ErrNotFound):
+			missing = append(missing, strconv.Quote(r))
+		case err != nil:
+			return err
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return invalidAs(ErrUnknownRole, "role %s does not exist", missing[0])
+	}
+	return invalidAs(ErrUnknownRole, "roles %s do not exist", strings.Join(missing, ", "))
+}
+
 // GrantRole gives an existing role to a user or a client. Tokens issued
 // from now on carry it (a refresh picks it up).
 func GrantRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time) ([]string, error) {
-	if _, err := st.GetRole(ctx, role); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, invalid("role %q does not exist", role)
-		}
+	if err := CheckRolesExist(ctx, st, []string{role}); err != nil {
 		return nil, err
 	}
 	return updateRoles(ctx, st, holder, id, now, func(roles []string) []string {

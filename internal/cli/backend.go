@@ -152,7 +152,19 @@ type localBackend struct {
 
 var _ adminBackend = (*localBackend)(nil)
 
+// checkRoles refuses roles that do not exist, as the admin API does.
+func (l *localBackend) checkRoles(ctx context.Context, roles []string) error {
+	err := admin.CheckRolesExist(ctx, l.st, roles)
+	if errors.Is(err, admin.ErrUnknownRole) {
+		return fmt.Errorf("%w: create roles first (gatehouse roles create NAME --permissions ...)", err)
+	}
+	return err
+}
+
 func (l *localBackend) CreateClient(ctx context.Context, spec admin.ClientSpec) (store.Client, string, error) {
+	if err := l.checkRoles(ctx, spec.Roles); err != nil {
+		return store.Client{}, "", err
+	}
 	return admin.CreateClient(ctx, l.st, spec, time.Now())
 }
 
@@ -168,6 +180,11 @@ func (l *localBackend) UpdateClient(ctx context.Context, id string, u clientUpda
 	before, err := l.st.GetClient(ctx, id)
 	if err != nil {
 		return store.Client{}, err
+	}
+	if u.Roles != nil {
+		if err := l.checkRoles(ctx, *u.Roles); err != nil {
+			return store.Client{}, err
+		}
 	}
 	c, err := l.updateClient(ctx, id, u)
 	if err != nil {
@@ -244,6 +261,9 @@ func (l *localBackend) endClientTokens(ctx context.Context, id string) error {
 }
 
 func (l *localBackend) CreateUser(ctx context.Context, spec admin.UserSpec) (store.User, error) {
+	if err := l.checkRoles(ctx, spec.Roles); err != nil {
+		return store.User{}, err
+	}
 	return admin.CreateUser(ctx, l.st, newHasher(), spec, time.Now())
 }
 

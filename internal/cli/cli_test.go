@@ -190,6 +190,7 @@ func TestClientsUsersAndAuditCommands(t *testing.T) {
 		t.Errorf("bad redirect accepted: %d %s", code, errOut)
 	}
 
+	mustRun(t, nil, "roles", "create", "admin", "--permissions", "*:*", "--data-dir", dir) // roles are given once they exist
 	var outb, errb bytes.Buffer
 	code = run(t.Context(), []string{"users", "create", "--data-dir", dir, "--username", "alice", "--email", "alice@example.com",
 		"--roles", "admin", "--password-stdin", "--json"}, strings.NewReader("correct horse battery\n"), &outb, &errb)
