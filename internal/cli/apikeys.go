@@ -139,16 +139,20 @@ func fmtTime(t *time.Time, zero string) string {
 
 // newAPIKeyService builds the API key service the configuration describes.
 func newAPIKeyService(st app.Store, cfg *config.Config) (*apikey.Service, error) {
-	return apikey.NewFromSettings(st, apikey.Settings{Hash: cfg.APIKeys.Hash, PepperFile: cfg.APIKeys.PepperFile}, time.Now)
+	svc, err := apikey.NewFromSettings(st, apikey.Settings{Hash: cfg.APIKeys.Hash, PepperFile: cfg.APIKeys.PepperFile}, time.Now)
+	if err != nil {
+		return nil, configError{err} // the pepper file
+	}
+	return svc, nil
 }
 
 // apiKeyError names the key in store errors.
 func apiKeyError(err error, id string) error {
 	switch {
 	case errors.Is(err, store.ErrRevoked):
-		return fmt.Errorf("API key %q is revoked", id)
+		return describedError{msg: fmt.Sprintf("API key %q is revoked", id), cause: err}
 	case errors.Is(err, store.ErrExpired):
-		return fmt.Errorf("API key %q has expired", id)
+		return describedError{msg: fmt.Sprintf("API key %q has expired", id), cause: err}
 	}
 	if e, ok := errors.AsType[*apiError](err); ok && e.Status == http.StatusConflict {
 		return fmt.Errorf("API key %q: %w", id, err) // revoked or expired, as the server says

@@ -135,8 +135,8 @@ func checkEmpty(cmd *cobra.Command, st app.Store) error {
 		has = append(has, fmt.Sprintf("%d API key(s)", n))
 	}
 	if len(has) > 0 {
-		return fmt.Errorf("the store already has %s: bootstrap only sets up an empty store (use `gatehouse roles grant`, `gatehouse apikeys create`)",
-			strings.Join(has, " and "))
+		return describedError{msg: fmt.Sprintf("the store already has %s: bootstrap only sets up an empty store (use `gatehouse roles grant`, `gatehouse apikeys create`)",
+			strings.Join(has, " and ")), cause: store.ErrConflict}
 	}
 	return nil
 }
@@ -157,8 +157,8 @@ func ensureAdminRole(cmd *cobra.Command, st app.Store) (created bool, err error)
 		return false, err
 	}
 	if !slices.Contains(r.Permissions, adminPermission) {
-		return false, fmt.Errorf("role %q exists without permission %s; add it (`gatehouse roles set-permissions %s`) or delete the role, then run bootstrap again",
-			adminRole, adminPermission, adminRole)
+		return false, describedError{msg: fmt.Sprintf("role %q exists without permission %s; add it (`gatehouse roles set-permissions %s`) or delete the role, then run bootstrap again",
+			adminRole, adminPermission, adminRole), cause: store.ErrConflict}
 	}
 	return false, nil
 }

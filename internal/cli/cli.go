@@ -57,11 +57,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
 	_, _ = fmt.Fprintln(stderr, "gatehouse:", err) // the exit status reports the failure anyway
+	if wantsJSON(cmd, args) {
+		printJSONError(stdout, err)
+	}
 	if _, ok := errors.AsType[usageError](err); ok {
 		return exitUsage
 	}
@@ -98,10 +101,10 @@ func (e *env) configFlag(def func(name, value, usage string) *string, flag, key,
 func (e *env) loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	cfg, err := e.loadUnvalidated(cmd)
 	if err != nil {
-		return nil, err
+		return nil, configError{err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration (run `gatehouse config check`):\n%w", err)
+		return nil, configError{fmt.Errorf("invalid configuration (run `gatehouse config check`):\n%w", err)}
 	}
 	return cfg, nil
 }
@@ -165,15 +168,16 @@ func (e *env) openStoreConfig(cmd *cobra.Command) (app.Store, *config.Config, fu
 	}
 	st, err := app.OpenStore(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, unavailableError{err}
 	}
 	return st, cfg, func() { _ = st.Close() }, nil
 }
 
-// notFound turns store.ErrNotFound into a message naming what was missing.
+// notFound turns store.ErrNotFound into a message naming what was missing
+// (still wrapping err).
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no %s %q", kind, id)
+		return describedError{msg: fmt.Sprintf("no %s %q", kind, id), cause: err}
 	}
 	return err
 }

@@ -39,7 +39,8 @@ func (e *env) configCommand() *cobra.Command {
 				}
 			}
 			if len(problems) > 0 {
-				return errors.New("configuration is invalid")
+				// The output lists the problems already (in JSON with --json).
+				return reportedError{errors.New("configuration is invalid")}
 			}
 			return nil
 		},

@@ -21,7 +21,7 @@ func (e *env) migrateCommand() *cobra.Command {
 			}
 			st, err := app.OpenStoreNoMigrate(cmd.Context(), cfg)
 			if err != nil {
-				return err
+				return unavailableError{err}
 			}
 			defer func() { _ = st.Close() }()
 			applied, err := st.Migrate(cmd.Context())

@@ -9,8 +9,9 @@ import (
 
 // TestUsersRefuseCommonPasswords: every verb that sets a password (users
 // create, users set-password, bootstrap) refuses a common breached
-// password, locally and through the admin API, with exit 1, the clear
-// message on stderr and nothing on stdout, --json or not.
+// password, locally and through the admin API, with exit 1 and the clear
+// message on stderr; stdout holds nothing, or with --json one
+// invalid_request error object.
 func TestUsersRefuseCommonPasswords(t *testing.T) {
 	f := newRemoteFixture(t, nil)
 	if r := f.local(t, "correct horse battery\n", "users", "create", "--username", "alice", "--password-stdin"); r.code != 0 {
@@ -30,8 +31,15 @@ func TestUsersRefuseCommonPasswords(t *testing.T) {
 		for mode, run := range map[string]func(*testing.T, string, ...string) cliResult{"local": f.local, "remote": f.remote} {
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
 				r := run(t, c.stdin, c.args...)
-				if r.code != 1 || !strings.Contains(r.stderr, msg) || r.stdout != "" {
-					t.Errorf("exit %d, stdout %q, stderr %q; want 1 with %q", r.code, r.stdout, r.stderr, msg)
+				if r.code != 1 || !strings.Contains(r.stderr, msg) {
+					t.Errorf("exit %d, stderr %q; want 1 with %q", r.code, r.stderr, msg)
+				}
+				if !strings.HasSuffix(c.name, "--json") {
+					if r.stdout != "" {
+						t.Errorf("stdout %q, want nothing", r.stdout)
+					}
+				} else if e := oneJSONError(t, r.stdout); e.Error != codeInvalidRequest || !strings.Contains(e.Description, msg) {
+					t.Errorf("JSON error %+v, want invalid_request with %q", e, msg)
 				}
 				if mode == "remote" && !strings.Contains(r.stderr, "400 invalid_request") {
 					t.Errorf("stderr %q does not name the server's answer", r.stderr)

@@ -397,8 +397,11 @@ func TestRemoteErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(config.APIKeyEnv, c.key)
 			r := f.remote(t, "", c.args...)
-			if r.code != 1 || !strings.Contains(r.stderr, c.inStderr) || r.stdout != "" {
-				t.Errorf("exit %d, stdout %q, stderr %q; want 1 mentioning %q", r.code, r.stdout, r.stderr, c.inStderr)
+			if r.code != 1 || !strings.Contains(r.stderr, c.inStderr) {
+				t.Errorf("exit %d, stderr %q; want 1 mentioning %q", r.code, r.stderr, c.inStderr)
+			}
+			if !slices.Contains(c.args, "--json") && r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
 			}
 			if strings.Contains(r.stderr, c.key) {
 				t.Errorf("the key is printed: %s", r.stderr)

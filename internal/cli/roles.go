@@ -70,7 +70,7 @@ func (e *env) rolesCreate() *cobra.Command {
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
 			r, err := b.CreateRole(cmd.Context(), args[0], description, perms)
 			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("role %q already exists", args[0])
+				return describedError{msg: fmt.Sprintf("role %q already exists", args[0]), cause: err}
 			}
 			if err != nil {
 				return err

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Error codes of the JSON error object a failing command prints with
+// --json. They are the admin API's where the meaning is the same; in
+// remote mode the server's own code is passed on.
+const (
+	codeInvalidRequest = "invalid_request"
+	codeInvalidConfig  = "invalid_configuration"
+	codeNotFound       = "not_found"
+	codeConflict       = "conflict"
+	codeInUse          = "in_use"
+	codeUnavailable    = "unavailable"
+	codeServerError    = "server_error"
+)
+
+// jsonError is what a command given --json prints on stdout when it fails.
+type jsonError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// configError marks a configuration that cannot be loaded or is invalid.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// unavailableError marks a store or server that could not be reached.
+type unavailableError struct{ error }
+
+func (e unavailableError) Unwrap() error { return e.error }
+
+// reportedError marks a failure the command has already described in its
+// --json output (config check's problem list): no error object follows.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
+
+// describedError says what went wrong in the command's words and keeps
+// the cause (a store error, or the admin API's answer) for errors.Is and
+// errorCode.
+type describedError struct {
+	msg   string
+	cause error
+}
+
+func (e describedError) Error() string { return e.msg }
+func (e describedError) Unwrap() error { return e.cause }
+
+// errorCode is the stable code of err for the JSON error object.
+func errorCode(err error) string {
+	if api, ok := errors.AsType[*apiError](err); ok {
+		return api.code()
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return codeUnavailable // the admin API could not be reached
+	}
+	switch {
+	case errors.As(err, new(usageError)), errors.Is(err, admin.ErrInvalid), errors.Is(err, apikey.ErrInvalidRequest):
+		return codeInvalidRequest
+	case errors.As(err, new(configError)), errors.Is(err, keys.ErrSealedKey), errors.Is(err, keys.ErrInvalidMasterKey),
+		errors.Is(err, keys.ErrMasterKeyMissing), errors.Is(err, keys.ErrMasterKeyFileMode):
+		return codeInvalidConfig
+	case errors.Is(err, store.ErrNotFound):
+		return codeNotFound
+	case errors.Is(err, store.ErrInUse):
+		return codeInUse
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired):
+		return codeConflict
+	case errors.As(err, new(unavailableError)):
+		return codeUnavailable
+	}
+	return codeServerError
+}
+
+// code is the admin API's error code, or one from the status when the
+// answer had none (a proxy's page).
+func (e *apiError) code() string {
+	switch {
+	case e.Code != "":
+		return e.Code
+	case e.Status == http.StatusNotFound:
+		return codeNotFound
+	case e.Status == http.StatusConflict:
+		return codeConflict
+	case e.Status == http.StatusUnauthorized:
+		return "invalid_token"
+	case e.Status == http.StatusForbidden:
+		return "insufficient_scope"
+	case e.Status == http.StatusTooManyRequests:
+		return "too_many_requests"
+	case e.Status >= 500:
+		return codeUnavailable
+	}
+	return codeInvalidRequest
+}
+
+// wantsJSON reports whether the failed command was asked for --json. A
+// flag error can stop parsing before --json, so the arguments are
+// looked at too.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd == nil {
+		return false
+	}
+	f := cmd.Flags().Lookup("json")
+	if f == nil {
+		return false
+	}
+	if f.Value.String() == "true" {
+		return true
+	}
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = args[:i]
+	}
+	return slices.Contains(args, "--json") || slices.Contains(args, "--json=true")
+}
+
+// printJSONError writes err as one JSON error object, unless the command
+// already reported it in its output.
+func printJSONError(w io.Writer, err error) {
+	if errors.As(err, new(reportedError)) {
+		return
+	}
+	_ = printJSON(w, jsonError{Error: errorCode(err), Description: err.Error()}) // the exit status reports the failure anyway
+}
