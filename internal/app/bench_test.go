@@ -1,16 +1,22 @@
 package app
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 // BenchmarkClientCredentials measures the whole token endpoint in process
@@ -58,3 +64,85 @@ func loadBenchConfig(b *testing.B) (*config.Config, error) {
 }
 
 func testLoggerB() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// BenchmarkRefresh measures the refresh_token grant in process: client
+// authentication, the store's rotation (one transaction), an access token
+// and an ES256 id_token. Each goroutine rotates its own chain, as clients
+// do; sub-benchmarks run on each backend the tests reach.
+func BenchmarkRefresh(b *testing.B) {
+	for _, backend := range backends() {
+		b.Run(backend, func(b *testing.B) {
+			cfg, err := loadBenchConfig(b)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if backend == "postgres" {
+				cfg.Store = testsvc.PostgresSchema(b)
+			}
+			a, err := New(b.Context(), cfg, testLoggerB(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			benchRefresh(b, a)
+		})
+	}
+}
+
+func benchRefresh(b *testing.B, a *App) {
+	ctx := b.Context()
+	now := time.Now()
+	_, sec, err := admin.CreateClient(ctx, a.store, admin.ClientSpec{ID: "web", Name: "web",
+		RedirectURIs: []string{"https://app.example/cb"}, GrantTypes: []string{"authorization_code", "refresh_token"},
+		Scopes: []string{"openid", "profile"}, SkipConsent: true, IDTokenAlg: "ES256"}, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u := store.User{ID: secret.ID(), Username: "alice-" + secret.ID()[:8], CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+	if err := a.store.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	// One chain per goroutine RunParallel starts.
+	var (
+		mu     sync.Mutex
+		chains []string
+	)
+	for range 4 * runtime.GOMAXPROCS(0) {
+		plain := secret.Token()
+		g := store.Grant{ID: secret.ID(), ClientID: "web", UserID: u.ID, Scopes: []string{"openid", "profile"},
+			AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+		iss := store.Issue{RefreshToken: &store.RefreshToken{Hash: secret.Hash(plain), GrantID: g.ID, CreatedAt: now,
+			ExpiresAt: now.Add(time.Hour)}, AccessToken: store.IssuedAccessToken{JTI: secret.ID(), ExpiresAt: now.Add(time.Hour)}}
+		if err := a.store.CreateGrant(ctx, g, iss); err != nil {
+			b.Fatal(err)
+		}
+		chains = append(chains, plain)
+	}
+	h := a.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		rt := chains[0]
+		chains = chains[1:]
+		mu.Unlock()
+		for pb.Next() {
+			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()
+			req := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("web", sec)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			var resp struct {
+				RefreshToken string `json:"refresh_token"`
+				IDToken      string `json:"id_token"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.RefreshToken == "" || resp.IDToken == "" {
+				b.Fatalf("response %s: %v", rec.Body, err)
+			}
+			rt = resp.RefreshToken
+		}
+	})
+}

@@ -96,6 +96,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		IsUniqueViolation: isUniqueViolation,
 		LockSigningKeys:   lockSigningKeys,
 		ForUpdate:         " FOR UPDATE",
+		ForShare:          " FOR SHARE",
+		WritableCTEs:      true,
 		LockRoleHolders:   lockRoleHolders,
 		NotifyRevocations: "SELECT pg_notify('" + revocationChannel + "', '')",
 		TryPruneLock:      tryPruneLock,

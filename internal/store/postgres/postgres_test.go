@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,5 +186,45 @@ func TestPruneBatchTakesTurns(t *testing.T) {
 	}
 	if _, err := a.PruneBatch(ctx, time.Now(), time.Time{}, 10); err != nil {
 		t.Fatalf("PruneBatch after the lock was released: %v", err)
+	}
+}
+
+// TestRotateRefreshTokenOneRoundTrip: the first use of a refresh token is
+// rotated in one statement (DESIGN.md §8: one round trip per rotation);
+// a replay within grace takes the locking transaction and still succeeds.
+func TestRotateRefreshTokenOneRoundTrip(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Microsecond)
+	g := store.Grant{ID: "g1", ClientID: "web", UserID: "u1", SessionID: "sid", Scopes: []string{"openid"},
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	issue := func(rt, jti string) store.Issue {
+		return store.Issue{
+			RefreshToken: &store.RefreshToken{Hash: []byte(rt), GrantID: "g1", CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)},
+			AccessToken:  store.IssuedAccessToken{JTI: jti, ExpiresAt: now.Add(15 * time.Minute)},
+		}
+	}
+	if err := s.CreateGrant(ctx, g, issue("rt0", "at0")); err != nil {
+		t.Fatal(err)
+	}
+	var statements atomic.Int32
+	s.ObserveQueries(func(time.Duration, error) { statements.Add(1) })
+	got, revs, err := s.RotateRefreshToken(ctx, []byte("rt0"), now, time.Minute, issue("rt1", "at1"))
+	if err != nil || got.ID != "g1" || len(revs) != 0 {
+		t.Fatalf("RotateRefreshToken = %+v, %v, %v; want g1", got, revs, err)
+	}
+	if n := statements.Swap(0); n != 1 {
+		t.Errorf("first use took %d statements, want 1", n)
+	}
+	rt, _, err := s.GetRefreshToken(ctx, []byte("rt1"))
+	if err != nil || !rt.ExpiresAt.Equal(g.ExpiresAt) || rt.GrantID != "g1" {
+		t.Errorf("new refresh token = %+v, %v; want grant g1, expiry clamped to the grant's %v", rt, err, g.ExpiresAt)
+	}
+	statements.Store(0)
+	if _, _, err := s.RotateRefreshToken(ctx, []byte("rt0"), now.Add(time.Second), time.Minute, issue("rt2", "at2")); err != nil {
+		t.Fatalf("replay within grace: %v", err)
+	}
+	if n := statements.Load(); n < 3 {
+		t.Errorf("replay within grace took %d statements; want the locking transaction", n)
 	}
 }

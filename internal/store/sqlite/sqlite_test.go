@@ -2,12 +2,16 @@ package sqlite
 
 import (
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
@@ -149,4 +153,68 @@ func TestReadThenWriteTransactions(t *testing.T) {
 			t.Errorf("read-then-write transaction: %v", err)
 		}
 	}
+}
+
+// walCheckpointSeq reads the checkpoint sequence number from the WAL
+// header, which SQLite increments every time a checkpoint lets the WAL
+// restart from its beginning.
+func walCheckpointSeq(t *testing.T, path string) uint32 {
+	t.Helper()
+	b, err := os.ReadFile(path + "-wal")
+	if err != nil || len(b) < 32 {
+		t.Fatalf("read WAL header: %v (%d bytes)", err, len(b))
+	}
+	return binary.BigEndian.Uint32(b[12:16])
+}
+
+// TestCheckpointsInBackground: with SQLite's automatic checkpoint off, the
+// store's own checkpointer keeps restarting the WAL while writes go on,
+// and Close leaves every commit in the database file and an empty WAL.
+func TestCheckpointsInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var autockpt int
+	if err := s.db.QueryRow("PRAGMA wal_autocheckpoint").Scan(&autockpt); err != nil || autockpt != 0 {
+		t.Fatalf("wal_autocheckpoint = %d, %v; want 0", autockpt, err)
+	}
+	before := walCheckpointSeq(t, path)
+	const commits = 400
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < commits || (walCheckpointSeq(t, path)-before < 3 && time.Now().Before(deadline)); i++ {
+		if err := s.AppendAuditEvents(t.Context(), []store.AuditEvent{{Time: time.Now(), Type: "test", Details: map[string]string{"i": strconv.Itoa(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := walCheckpointSeq(t, path) - before; got < 3 {
+		t.Errorf("the WAL restarted %d times during the writes, want at least 3", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("WAL is %d bytes after Close, want empty", fi.Size())
+	}
+	s = open2(t, path)
+	es, err := s.ListAuditEvents(t.Context(), store.AuditQuery{Type: "test", Limit: 1000})
+	if err != nil || len(es) < commits {
+		t.Fatalf("after reopening: %d events, %v; want at least %d", len(es), err, commits)
+	}
+}
+
+// open2 reopens an existing database, closed when t ends.
+func open2(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }

@@ -38,7 +38,7 @@ func apiKeyArgs(k store.APIKey) []any {
 
 // CreateAPIKey implements store.APIKeys.
 func (s *DB) CreateAPIKey(ctx context.Context, k store.APIKey) error {
-	if _, err := s.db.ExecContext(ctx, insertAPIKey, apiKeyArgs(k)...); err != nil {
+	if _, err := s.q.ExecContext(ctx, insertAPIKey, apiKeyArgs(k)...); err != nil {
 		return fmt.Errorf("sqlstore: create API key %q: %w", k.ID, s.conflict(err))
 	}
 	return nil
@@ -49,7 +49,7 @@ func (s *DB) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
 	if !store.ValidText(id) {
 		return store.APIKey{}, fmt.Errorf("sqlstore: get API key %q: %w", id, store.ErrNotFound)
 	}
-	k, err := scanAPIKey(s.db.QueryRowContext(ctx, selectAPIKey, id))
+	k, err := scanAPIKey(s.q.QueryRowContext(ctx, selectAPIKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -65,7 +65,7 @@ func (s *DB) GetAPIKeyByPrefix(ctx context.Context, prefix string) (store.APIKey
 	if !store.ValidText(prefix) {
 		return store.APIKey{}, fmt.Errorf("sqlstore: get API key by prefix %q: %w", prefix, store.ErrNotFound)
 	}
-	k, err := scanAPIKey(s.db.QueryRowContext(ctx, selectAPIKeyByPrefix, prefix))
+	k, err := scanAPIKey(s.q.QueryRowContext(ctx, selectAPIKeyByPrefix, prefix))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -77,7 +77,7 @@ func (s *DB) GetAPIKeyByPrefix(ctx context.Context, prefix string) (store.APIKey
 
 // ListAPIKeys implements store.APIKeys.
 func (s *DB) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
-	rows, err := s.db.QueryContext(ctx, listAPIKeys)
+	rows, err := s.q.QueryContext(ctx, listAPIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list API keys: %w", err)
 	}
@@ -104,7 +104,7 @@ func (s *DB) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
 	if now.IsZero() {
 		return fmt.Errorf("sqlstore: revoke API key %q: %w", id, errZeroNow)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		n, err := exec(ctx, tx, revokeAPIKey, id, toMicros(now))
 		if err != nil || n > 0 {
 			return err
@@ -119,7 +119,7 @@ func (s *DB) RevokeAPIKey(ctx context.Context, id string, now time.Time) error {
 
 // SetAPIKeyExpiry implements store.APIKeys.
 func (s *DB) SetAPIKeyExpiry(ctx context.Context, id string, expiresAt time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if err := notRevoked(ctx, tx, id, s.dialect.ForUpdate); err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *DB) RotateAPIKey(ctx context.Context, oldID string, oldExpiresAt time.T
 		// Zero would mean "never expires": a rotation must end the old key.
 		return fmt.Errorf("sqlstore: rotate API key %q: %w", oldID, errZeroNow)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if err := notRevoked(ctx, tx, oldID, s.dialect.ForUpdate); err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func (s *DB) TouchAPIKey(ctx context.Context, id string, now time.Time) error {
 	if err == nil && n == 0 {
 		// Not found, or already touched at a later time.
 		var one int
-		err = s.db.QueryRowContext(ctx, existsAPIKey, id).Scan(&one)
+		err = s.q.QueryRowContext(ctx, existsAPIKey, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			err = store.ErrNotFound
 		}
@@ -187,7 +187,7 @@ func mustExist(ctx context.Context, q querier, id string) error {
 
 // notRevoked locks the key's row (with forUpdate) and returns
 // store.ErrNotFound or store.ErrRevoked when it cannot be changed.
-func notRevoked(ctx context.Context, tx *sql.Tx, id, forUpdate string) error {
+func notRevoked(ctx context.Context, tx cachedTx, id, forUpdate string) error {
 	var revokedAt int64
 	err := tx.QueryRowContext(ctx, selectAPIKeyRevoked+forUpdate, id).Scan(&revokedAt)
 	switch {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ const (
 // AppendAuditEvent implements store.Audit. e.ID is ignored.
 func (s *DB) AppendAuditEvent(ctx context.Context, e store.AuditEvent) (int64, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, insertAuditEvent, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
+	err := s.q.QueryRowContext(ctx, insertAuditEvent, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
 		e.SessionID, e.IP, e.RequestID, encodeMap(e.Details)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: append audit event %q: %w", e.Type, err)
@@ -41,7 +40,7 @@ func (s *DB) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error
 	if len(es) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		stmt, err := tx.PrepareContext(ctx, insertAuditEvent)
 		if err != nil {
 			return err
@@ -66,7 +65,7 @@ func (s *DB) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error
 // clamped: 0 or less means 100, more than 1000 means 1000.
 func (s *DB) ListAuditEvents(ctx context.Context, q store.AuditQuery) ([]store.AuditEvent, error) {
 	query, args := auditQuery(q)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list audit events: %w", err)
 	}

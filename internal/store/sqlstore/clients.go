@@ -44,7 +44,7 @@ func clientArgs(c store.Client) []any {
 
 // CreateClient implements store.Clients.
 func (s *DB) CreateClient(ctx context.Context, c store.Client) error {
-	if _, err := s.db.ExecContext(ctx, insertClient, clientArgs(c)...); err != nil {
+	if _, err := s.q.ExecContext(ctx, insertClient, clientArgs(c)...); err != nil {
 		err = s.conflict(err)
 		return fmt.Errorf("sqlstore: create client %q: %w", c.ID, err)
 	}
@@ -56,7 +56,7 @@ func (s *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
 	if !store.ValidText(id) {
 		return store.Client{}, fmt.Errorf("sqlstore: get client %q: %w", id, store.ErrNotFound)
 	}
-	c, err := scanClient(s.db.QueryRowContext(ctx, selectClient, id))
+	c, err := scanClient(s.q.QueryRowContext(ctx, selectClient, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -68,7 +68,7 @@ func (s *DB) GetClient(ctx context.Context, id string) (store.Client, error) {
 
 // ListClients implements store.Clients. IDs are ordered bytewise.
 func (s *DB) ListClients(ctx context.Context) ([]store.Client, error) {
-	rows, err := s.db.QueryContext(ctx, listClients)
+	rows, err := s.q.QueryContext(ctx, listClients)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
 	}
@@ -97,7 +97,7 @@ func (s *DB) UpdateClient(ctx context.Context, id string, fn func(store.Client) 
 	}
 	var updated store.Client
 	var fnErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		old, err := scanClient(tx.QueryRowContext(ctx, selectClient+s.dialect.ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -140,7 +140,7 @@ func (s *DB) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlstore: delete client %q: %w", id, store.ErrNotFound)
 	}
 	now := time.Now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		n, err := exec(ctx, tx, deleteClient, id)
 		if err != nil {
 			return err

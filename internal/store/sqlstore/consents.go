@@ -30,7 +30,7 @@ func (s *DB) GetConsent(ctx context.Context, userID, clientID string) (store.Con
 		scopes    string
 		createdAt int64
 	)
-	err := s.db.QueryRowContext(ctx, selectConsent, userID, clientID).Scan(&c.UserID, &c.ClientID, &scopes, &createdAt)
+	err := s.q.QueryRowContext(ctx, selectConsent, userID, clientID).Scan(&c.UserID, &c.ClientID, &scopes, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -47,7 +47,7 @@ func (s *DB) GetConsent(ctx context.Context, userID, clientID string) (store.Con
 // SaveConsent implements store.Consents. A replaced consent takes every
 // field from c, CreatedAt included.
 func (s *DB) SaveConsent(ctx context.Context, c store.Consent) error {
-	_, err := s.db.ExecContext(ctx, upsertConsent, c.UserID, c.ClientID, encodeList(c.Scopes), toMicros(c.CreatedAt))
+	_, err := s.q.ExecContext(ctx, upsertConsent, c.UserID, c.ClientID, encodeList(c.Scopes), toMicros(c.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: save consent of user %q for client %q: %w", c.UserID, c.ClientID, err)
 	}

@@ -45,7 +45,7 @@ func (s *DB) CreateDeviceCode(ctx context.Context, d store.DeviceCode, now time.
 	if d.Interval <= 0 {
 		return errors.New("sqlstore: create device code: the poll interval must be positive")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if _, err := tx.ExecContext(ctx, deleteExpiredUserCode, d.UserCodeHash, toMicros(now)); err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (s *DB) CreateDeviceCode(ctx context.Context, d store.DeviceCode, now time.
 
 // GetDeviceCodeByUserCode implements store.DeviceCodes.
 func (s *DB) GetDeviceCodeByUserCode(ctx context.Context, userCodeHash []byte, now time.Time) (store.DeviceCode, error) {
-	d, err := scanDeviceCode(s.db.QueryRowContext(ctx, selectDeviceCodeByUserCode, userCodeHash))
+	d, err := scanDeviceCode(s.q.QueryRowContext(ctx, selectDeviceCodeByUserCode, userCodeHash))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && expired(d.ExpiresAt, now)) {
 		err = store.ErrNotFound
 	}
@@ -81,7 +81,7 @@ func (s *DB) DecideDeviceCode(ctx context.Context, userCodeHash []byte, approve 
 	if approve {
 		status = store.DeviceApproved
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		n, err := exec(ctx, tx, decideDeviceCode, userCodeHash, status, userID, sessionID, toMicros(authTime), toMicros(now))
 		if err != nil || n == 1 {
 			return err
@@ -111,7 +111,7 @@ func (s *DB) PollDeviceCode(ctx context.Context, hash []byte, clientID string, n
 	}
 	var d store.DeviceCode
 	slow := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		var err error
 		d, err = scanDeviceCode(tx.QueryRowContext(ctx, selectDeviceCode+s.dialect.ForUpdate, hash))
 		switch {
@@ -151,7 +151,7 @@ func (s *DB) RedeemDeviceCode(ctx context.Context, hash []byte, now time.Time, g
 		revs   []store.Revocation
 		reused bool
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		d, err := scanDeviceCode(tx.QueryRowContext(ctx, selectDeviceCode+s.dialect.ForUpdate, hash))
 		switch {
 		case errors.Is(err, sql.ErrNoRows) || (err == nil && d.Status != store.DeviceApproved):

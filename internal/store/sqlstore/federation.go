@@ -24,7 +24,7 @@ VALUES ($1, $2, $3, $4, $5)`
 func (s *DB) CreateFederationPolicy(ctx context.Context, p store.FederationPolicy) error {
 	spec, err := encodeFederationSpec(p)
 	if err == nil {
-		_, err = s.db.ExecContext(ctx, insertFederationPolicy, p.Name, p.Issuer, spec, toMicros(p.CreatedAt), toMicros(p.UpdatedAt))
+		_, err = s.q.ExecContext(ctx, insertFederationPolicy, p.Name, p.Issuer, spec, toMicros(p.CreatedAt), toMicros(p.UpdatedAt))
 	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: create federation policy %q: %w", p.Name, s.conflict(err))
@@ -37,7 +37,7 @@ func (s *DB) GetFederationPolicy(ctx context.Context, name string) (store.Federa
 	if !store.ValidText(name) {
 		return store.FederationPolicy{}, fmt.Errorf("sqlstore: get federation policy %q: %w", name, store.ErrNotFound)
 	}
-	p, err := scanFederationPolicy(s.db.QueryRowContext(ctx, selectFederationPolicy, name))
+	p, err := scanFederationPolicy(s.q.QueryRowContext(ctx, selectFederationPolicy, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -49,7 +49,7 @@ func (s *DB) GetFederationPolicy(ctx context.Context, name string) (store.Federa
 
 // ListFederationPolicies implements store.FederationPolicies.
 func (s *DB) ListFederationPolicies(ctx context.Context) ([]store.FederationPolicy, error) {
-	rows, err := s.db.QueryContext(ctx, listFederationPolicies)
+	rows, err := s.q.QueryContext(ctx, listFederationPolicies)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list federation policies: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *DB) UpdateFederationPolicy(ctx context.Context, name string, fn func(st
 	}
 	var updated store.FederationPolicy
 	var fnErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		old, err := scanFederationPolicy(tx.QueryRowContext(ctx, selectFederationPolicy+s.dialect.ForUpdate, name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound

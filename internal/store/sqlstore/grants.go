@@ -12,9 +12,9 @@ import (
 
 // Lock order. Every transaction that writes to the grant tables takes its
 // row locks (PostgreSQL; SQLite serializes writers) in this order, so that
-// concurrent ones cannot deadlock: session, then codes, then refresh token,
-// then grants (several in ID order), then the revocation_seq row, which is
-// always last and held until commit.
+// concurrent ones cannot deadlock: session, then codes, then grants
+// (several in ID order), then refresh token, then the revocation_seq row,
+// which is always last and held until commit.
 
 const authCodeColumns = `hash, client_id, user_id, session_id, redirect_uri, scopes, audiences,
 nonce, code_challenge, auth_time, created_at, expires_at, used_at, grant_id`
@@ -62,6 +62,8 @@ WHERE r.hash = $1`
 
 	markRefreshTokenUsed = `UPDATE refresh_tokens SET used_at = $2 WHERE hash = $1 AND used_at = 0`
 
+	selectRefreshTokenGrantID = `SELECT grant_id FROM refresh_tokens WHERE hash = $1`
+
 	insertAccessToken = `INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)`
 
 	selectLiveAccessTokens = `SELECT jti, expires_at FROM access_tokens
@@ -83,7 +85,7 @@ func expired(exp, now time.Time) bool { return !now.Before(exp) }
 // CreateAuthCode implements store.Grants. UsedAt and GrantID are stored
 // as given.
 func (s *DB) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
-	_, err := s.db.ExecContext(ctx, insertAuthCode, c.Hash, c.ClientID, c.UserID, c.SessionID,
+	_, err := s.q.ExecContext(ctx, insertAuthCode, c.Hash, c.ClientID, c.UserID, c.SessionID,
 		c.RedirectURI, encodeList(c.Scopes), encodeList(c.Audiences), c.Nonce, c.CodeChallenge,
 		toMicros(c.AuthTime), toMicros(c.CreatedAt), toMicros(c.ExpiresAt), toMicros(c.UsedAt), c.GrantID)
 	if err != nil {
@@ -94,7 +96,7 @@ func (s *DB) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 
 // GetAuthCode implements store.Grants.
 func (s *DB) GetAuthCode(ctx context.Context, hash []byte) (store.AuthCode, error) {
-	c, err := scanAuthCode(s.db.QueryRowContext(ctx, selectAuthCode, hash))
+	c, err := scanAuthCode(s.q.QueryRowContext(ctx, selectAuthCode, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -116,7 +118,7 @@ func (s *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g s
 		revs   []store.Revocation
 		reused bool
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		c, err := scanAuthCode(tx.QueryRowContext(ctx, selectAuthCode+s.dialect.ForUpdate, hash))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -166,7 +168,7 @@ func (s *DB) RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g s
 
 // CreateGrant implements store.Grants.
 func (s *DB) CreateGrant(ctx context.Context, g store.Grant, iss store.Issue) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if err := s.insertGrantTx(ctx, tx, g); err != nil {
 			return err
 		}
@@ -178,7 +180,7 @@ func (s *DB) CreateGrant(ctx context.Context, g store.Grant, iss store.Issue) er
 	return nil
 }
 
-func (s *DB) insertGrantTx(ctx context.Context, tx *sql.Tx, g store.Grant) error {
+func (s *DB) insertGrantTx(ctx context.Context, tx cachedTx, g store.Grant) error {
 	_, err := tx.ExecContext(ctx, insertGrant, g.ID, g.ClientID, g.UserID, g.SessionID,
 		encodeList(g.Scopes), encodeList(g.Audiences), toMicros(g.AuthTime), toMicros(g.CreatedAt),
 		toMicros(g.ExpiresAt), toMicros(g.RevokedAt))
@@ -190,7 +192,7 @@ func (s *DB) insertGrantTx(ctx context.Context, tx *sql.Tx, g store.Grant) error
 // GrantID is an error) and its ExpiresAt clamped to g.ExpiresAt. The
 // access token must have a jti and an expiry, since without them revoking
 // the grant could not revoke it.
-func (s *DB) writeIssue(ctx context.Context, tx *sql.Tx, g store.Grant, iss store.Issue) error {
+func (s *DB) writeIssue(ctx context.Context, tx cachedTx, g store.Grant, iss store.Issue) error {
 	if iss.AccessToken.JTI == "" {
 		return errors.New("issue: access token has no jti")
 	}
@@ -222,7 +224,7 @@ func (s *DB) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	if !store.ValidText(id) {
 		return store.Grant{}, fmt.Errorf("sqlstore: get grant %q: %w", id, store.ErrNotFound)
 	}
-	g, err := scanGrant(s.db.QueryRowContext(ctx, selectGrant, id))
+	g, err := scanGrant(s.q.QueryRowContext(ctx, selectGrant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -239,7 +241,7 @@ func (s *DB) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshTok
 		rr refreshTokenRow
 		gr grantRow
 	)
-	err := s.db.QueryRowContext(ctx, selectRefreshTokenAndGrant, hash).Scan(append(rr.dest(), gr.dest()...)...)
+	err := s.q.QueryRowContext(ctx, selectRefreshTokenAndGrant, hash).Scan(append(rr.dest(), gr.dest()...)...)
 	var g store.Grant
 	if err == nil {
 		g, err = gr.grant()
@@ -277,9 +279,61 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 		revs   []store.Revocation
 		reused bool
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	wantGrant := ""
+	if iss.RefreshToken != nil {
+		wantGrant = iss.RefreshToken.GrantID
+	}
+	if s.dialect.WritableCTEs {
+		var (
+			rtHash              []byte
+			rtCreated, rtExpiry int64
+		)
+		if rt := iss.RefreshToken; rt != nil {
+			rtHash, rtCreated, rtExpiry = rt.Hash, toMicros(rt.CreatedAt), toMicros(rt.ExpiresAt)
+		}
+		g, err := scanGrant(s.q.QueryRowContext(ctx, s.sql.rotateFirstUse, hash, toMicros(now), wantGrant,
+			rtHash, rtCreated, rtExpiry, iss.AccessToken.JTI, toMicros(iss.AccessToken.ExpiresAt)))
+		switch {
+		case err == nil:
+			return g, nil, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return store.Grant{}, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", s.conflict(err))
+		}
+		// Anything but a first use is decided below, under locks.
+	}
+	err := s.inTx(ctx, func(tx cachedTx) error {
+		if !s.dialect.WritableCTEs {
+			var gid string
+			err := tx.QueryRowContext(ctx, s.sql.markRotated,
+				hash, toMicros(now), wantGrant).Scan(&gid)
+			if err == nil {
+				if g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant, gid)); err != nil {
+					return err
+				}
+				return s.writeIssue(ctx, tx, g, iss)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		// Lock the grant, then the token (the lock order).
+		var gid string
+		err := tx.QueryRowContext(ctx, selectRefreshTokenGrantID, hash).Scan(&gid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant+s.dialect.ForUpdate, gid))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
 		var rr refreshTokenRow
-		err := tx.QueryRowContext(ctx, selectRefreshToken+s.dialect.ForUpdate, hash).Scan(rr.dest()...)
+		err = tx.QueryRowContext(ctx, selectRefreshToken+s.dialect.ForUpdate, hash).Scan(rr.dest()...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -287,13 +341,6 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 			return err
 		}
 		rt := rr.token()
-		g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant+s.dialect.ForUpdate, rt.GrantID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
 		if !g.RevokedAt.IsZero() {
 			return store.ErrRevoked
 		}
@@ -345,7 +392,7 @@ func (s *DB) RevokeGrant(ctx context.Context, id string, now time.Time) ([]store
 		return nil, fmt.Errorf("sqlstore: revoke grant %q: %w", id, errZeroNow)
 	}
 	var revs []store.Revocation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		entries, err := s.revokeGrantTx(ctx, tx, id, now)
 		if err != nil {
 			return err
@@ -368,7 +415,7 @@ func (s *DB) RevokeUserGrants(ctx context.Context, userID string, now time.Time,
 		return nil, fmt.Errorf("sqlstore: revoke grants of user %q: %w", userID, errZeroNow)
 	}
 	var revs []store.Revocation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		for _, q := range []string{deleteUserSessions, deleteUserCodes, deleteUserUnusedDeviceCodes} {
 			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
 				return err
@@ -397,7 +444,7 @@ func (s *DB) EndSession(ctx context.Context, sid string, now, sidExpiresAt time.
 		return nil, fmt.Errorf("sqlstore: end session %q: sid entry has no expiry", sid)
 	}
 	var revs []store.Revocation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if _, err := tx.ExecContext(ctx, deleteSession, sid); err != nil {
 			return err
 		}
@@ -419,11 +466,51 @@ func (s *DB) EndSession(ctx context.Context, sid string, now, sidExpiresAt time.
 	return revs, nil
 }
 
+// rotateCondition is the WHERE clause that selects, for a refresh token hash $1, the time $2 and
+// an expected grant ID $3 (or ”), the unused, unexpired token of a live
+// grant: the only case in which a rotation writes without deciding
+// anything else. The grant's row is locked (shared, where ForShare is not
+// empty) before the token's, in the lock order: a concurrent revocation
+// then waits for the rotation's commit and revokes the access token it
+// wrote, or the rotation waits for the revocation's and finds nothing.
+// A refresh token's grant_id never changes, so it may be read unlocked.
+func rotateCondition(d Dialect) string {
+	return `hash = $1 AND used_at = 0 AND expires_at > $2 AND grant_id = (
+SELECT g.id FROM grants g
+WHERE g.id = (SELECT r.grant_id FROM refresh_tokens r WHERE r.hash = $1)
+AND ($3 = '' OR g.id = $3) AND g.revoked_at = 0 AND g.expires_at > $2` + d.ForShare + `)`
+}
+
+// markRotated marks the token of rotateCondition used and returns its
+// grant ID.
+func markRotated(d Dialect) string {
+	return `UPDATE refresh_tokens SET used_at = $2 WHERE ` + rotateCondition(d) + ` RETURNING grant_id`
+}
+
+// rotateFirstUse rotates an unused token of a live grant in one statement
+// (Dialect.WritableCTEs): it marks the token used, writes the new refresh
+// token (its expiry clamped to the grant's, $4 NULL for none) and the
+// access token, and returns the grant; no row when rotateCondition does
+// not hold, and nothing written.
+func rotateFirstUse(d Dialect) string {
+	return `WITH u AS (
+` + markRotated(d) + `
+), g AS (
+SELECT ` + grantColumns + ` FROM grants WHERE id = (SELECT grant_id FROM u)
+), nr AS (
+INSERT INTO refresh_tokens (` + refreshTokenColumns + `)
+SELECT $4::bytea, g.id, $5::bigint, LEAST($6::bigint, g.expires_at), 0 FROM g WHERE $4::bytea IS NOT NULL
+), na AS (
+INSERT INTO access_tokens (jti, grant_id, expires_at) SELECT $7::text, g.id, $8::bigint FROM g
+)
+SELECT ` + grantColumns + ` FROM g`
+}
+
 // revokeGrantTx marks grant id revoked at now and returns, not yet
 // written, a RevokeJTI entry for each of its access tokens unexpired at
 // now. An already revoked grant yields no entries; an absent one
 // store.ErrNotFound.
-func (s *DB) revokeGrantTx(ctx context.Context, tx *sql.Tx, id string, now time.Time) ([]store.Revocation, error) {
+func (s *DB) revokeGrantTx(ctx context.Context, tx cachedTx, id string, now time.Time) ([]store.Revocation, error) {
 	var revokedAt int64
 	err := tx.QueryRowContext(ctx, selectGrantRevokedAt+s.dialect.ForUpdate, id).Scan(&revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -460,7 +547,7 @@ func (s *DB) revokeGrantTx(ctx context.Context, tx *sql.Tx, id string, now time.
 // revokeGrantsTx revokes every unrevoked grant that query (one of the
 // selectGrantIDsBy* queries) selects for arg, and writes their entries
 // together with extra; it returns the entries written.
-func (s *DB) revokeGrantsTx(ctx context.Context, tx *sql.Tx, query, arg string, now time.Time, extra ...store.Revocation) ([]store.Revocation, error) {
+func (s *DB) revokeGrantsTx(ctx context.Context, tx cachedTx, query, arg string, now time.Time, extra ...store.Revocation) ([]store.Revocation, error) {
 	ids, err := selectIDs(ctx, tx, query+s.dialect.ForUpdate, arg)
 	if err != nil {
 		return nil, fmt.Errorf("grants: %w", err)

@@ -37,7 +37,7 @@ func roleArgs(r store.Role) []any {
 
 // CreateRole implements store.Roles.
 func (s *DB) CreateRole(ctx context.Context, r store.Role) error {
-	if _, err := s.db.ExecContext(ctx, insertRole, roleArgs(r)...); err != nil {
+	if _, err := s.q.ExecContext(ctx, insertRole, roleArgs(r)...); err != nil {
 		return fmt.Errorf("sqlstore: create role %q: %w", r.Name, s.conflict(err))
 	}
 	return nil
@@ -48,7 +48,7 @@ func (s *DB) GetRole(ctx context.Context, name string) (store.Role, error) {
 	if !store.ValidText(name) {
 		return store.Role{}, fmt.Errorf("sqlstore: get role %q: %w", name, store.ErrNotFound)
 	}
-	r, err := scanRole(s.db.QueryRowContext(ctx, selectRole, name))
+	r, err := scanRole(s.q.QueryRowContext(ctx, selectRole, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -60,7 +60,7 @@ func (s *DB) GetRole(ctx context.Context, name string) (store.Role, error) {
 
 // ListRoles implements store.Roles.
 func (s *DB) ListRoles(ctx context.Context) ([]store.Role, error) {
-	rows, err := s.db.QueryContext(ctx, listRoles)
+	rows, err := s.q.QueryContext(ctx, listRoles)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list roles: %w", err)
 	}
@@ -86,7 +86,7 @@ func (s *DB) UpdateRole(ctx context.Context, name string, fn func(store.Role) (s
 	}
 	var updated store.Role
 	var fnErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		old, err := scanRole(tx.QueryRowContext(ctx, selectRole+s.dialect.ForUpdate, name))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -125,7 +125,7 @@ func (s *DB) DeleteRole(ctx context.Context, name string) error {
 	if !store.ValidText(name) {
 		return fmt.Errorf("sqlstore: delete role %q: %w", name, store.ErrNotFound)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if s.dialect.LockRoleHolders != "" {
 			if _, err := tx.ExecContext(ctx, s.dialect.LockRoleHolders); err != nil {
 				return fmt.Errorf("lock holders: %w", err)
@@ -161,7 +161,7 @@ func (s *DB) DeleteRole(ctx context.Context, name string) error {
 
 // countHolders counts the rows query returns whose roles list contains
 // name exactly.
-func countHolders(ctx context.Context, tx *sql.Tx, query, name string) (int, error) {
+func countHolders(ctx context.Context, tx cachedTx, query, name string) (int, error) {
 	// The name as it appears in a JSON list, with the LIKE wildcards and
 	// the escape character itself escaped.
 	enc := strings.TrimSuffix(strings.TrimPrefix(encodeList([]string{name}), "["), "]")

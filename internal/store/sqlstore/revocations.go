@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -73,7 +72,7 @@ func (s *DB) AddRevocations(ctx context.Context, rs []store.Revocation, now time
 		return nil, fmt.Errorf("sqlstore: add revocations: %w", err)
 	}
 	var out []store.Revocation
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		var err error
 		out, err = s.addRevocationsTx(ctx, tx, rs, now)
 		return err
@@ -100,7 +99,7 @@ func validateRevocations(rs []store.Revocation) error {
 
 // addRevocationsTx upserts rs in tx, with CreatedAt now for new entries,
 // and returns them as stored.
-func (s *DB) addRevocationsTx(ctx context.Context, tx *sql.Tx, rs []store.Revocation, now time.Time) ([]store.Revocation, error) {
+func (s *DB) addRevocationsTx(ctx context.Context, tx cachedTx, rs []store.Revocation, now time.Time) ([]store.Revocation, error) {
 	if len(rs) == 0 {
 		return nil, nil
 	}
@@ -136,7 +135,7 @@ func (s *DB) RevocationsSince(ctx context.Context, seq int64, now time.Time, lim
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlstore: revocations since %d: limit %d is not positive", seq, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, selectRevocationsSince, seq, toMicros(now), int64(limit))
+	rows, err := s.q.QueryContext(ctx, selectRevocationsSince, seq, toMicros(now), int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: revocations since %d: %w", seq, err)
 	}
@@ -158,7 +157,7 @@ func (s *DB) RevocationsSince(ctx context.Context, seq int64, now time.Time, lim
 // IsRevoked implements store.Grants in one query.
 func (s *DB) IsRevoked(ctx context.Context, jti, sid, sub string, iat, now time.Time) (bool, error) {
 	var revoked bool
-	err := s.db.QueryRowContext(ctx, isRevoked, jti, sid, sub, toMicros(iat), toMicros(now)).Scan(&revoked)
+	err := s.q.QueryRowContext(ctx, isRevoked, jti, sid, sub, toMicros(iat), toMicros(now)).Scan(&revoked)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: is revoked: %w", err)
 	}
@@ -222,7 +221,7 @@ func (s *DB) PruneBatch(ctx context.Context, now, auditBefore time.Time, limit i
 	}
 	deleted := map[string]int{}
 	busy := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if s.dialect.TryPruneLock != "" {
 			var locked bool
 			if err := tx.QueryRowContext(ctx, s.dialect.TryPruneLock).Scan(&locked); err != nil {

@@ -25,7 +25,7 @@ ORDER BY created_at DESC, id DESC`
 
 // CreateSession implements store.Sessions.
 func (s *DB) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.db.ExecContext(ctx, insertSession, se.ID, se.TokenHash, se.UserID,
+	_, err := s.q.ExecContext(ctx, insertSession, se.ID, se.TokenHash, se.UserID,
 		toMicros(se.AuthTime), toMicros(se.CreatedAt), toMicros(se.ExpiresAt))
 	if err != nil {
 		err = s.conflict(err)
@@ -37,7 +37,7 @@ func (s *DB) CreateSession(ctx context.Context, se store.Session) error {
 // GetSessionByTokenHash implements store.Sessions. A session expires at
 // its ExpiresAt: at that instant it is no longer returned.
 func (s *DB) GetSessionByTokenHash(ctx context.Context, h []byte, now time.Time) (store.Session, error) {
-	se, err := scanSession(s.db.QueryRowContext(ctx, selectSessionByTokenHash, h, toMicros(now)))
+	se, err := scanSession(s.q.QueryRowContext(ctx, selectSessionByTokenHash, h, toMicros(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -49,7 +49,7 @@ func (s *DB) GetSessionByTokenHash(ctx context.Context, h []byte, now time.Time)
 
 // ListUserSessions implements store.Sessions.
 func (s *DB) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := s.db.QueryContext(ctx, listUserSessions, userID, toMicros(now))
+	rows, err := s.q.QueryContext(ctx, listUserSessions, userID, toMicros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list sessions of user %q: %w", userID, err)
 	}

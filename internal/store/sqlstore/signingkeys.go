@@ -63,7 +63,7 @@ func (s *DB) GetSigningKey(ctx context.Context, id string) (store.SigningKey, er
 	if !store.ValidText(id) {
 		return store.SigningKey{}, fmt.Errorf("sqlstore: get signing key %q: %w", id, store.ErrNotFound)
 	}
-	k, err := scanSigningKey(s.db.QueryRowContext(ctx, selectSigningKey, id))
+	k, err := scanSigningKey(s.q.QueryRowContext(ctx, selectSigningKey, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SigningKey{}, fmt.Errorf("sqlstore: get signing key %q: %w", id, store.ErrNotFound)
 	}
@@ -75,7 +75,7 @@ func (s *DB) GetSigningKey(ctx context.Context, id string) (store.SigningKey, er
 
 // ListSigningKeys implements store.SigningKeys.
 func (s *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.db.QueryContext(ctx, listSigningKeys)
+	rows, err := s.q.QueryContext(ctx, listSigningKeys)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list signing keys: %w", err)
 	}
@@ -180,7 +180,7 @@ func (s *DB) activateSigningKey(ctx context.Context, id string, publishUntil tim
 
 // PruneSigningKeys implements store.SigningKeys.
 func (s *DB) PruneSigningKeys(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, pruneSigningKeys, toMicros(now))
+	res, err := s.q.ExecContext(ctx, pruneSigningKeys, toMicros(now))
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: prune signing keys: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -69,6 +70,17 @@ type Dialect struct {
 	// serialized (SQLite with BEGIN IMMEDIATE) leave it empty.
 	ForUpdate string
 
+	// ForShare is appended to a SELECT that must keep a row from changing
+	// until the statement's transaction ends without excluding other
+	// readers that do the same: " FOR SHARE" on PostgreSQL, empty where
+	// writers are serialized.
+	ForShare string
+
+	// WritableCTEs says the database runs INSERT and UPDATE inside WITH
+	// (PostgreSQL). A refresh token is then rotated in one statement, one
+	// round trip, whenever it is rotated for the first time.
+	WritableCTEs bool
+
 	// LockRoleHolders, when not empty, is executed first inside the
 	// DeleteRole transaction. It must keep other transactions from
 	// inserting or updating users, clients and API keys until the
@@ -83,14 +95,29 @@ type Dialect struct {
 	// when another node's does. Backends used by one process leave it
 	// empty.
 	TryPruneLock string
+
+	// PrepareStatements makes every query prepared once per connection and
+	// kept: modernc.org/sqlite otherwise compiles the SQL of each statement
+	// anew, which costs more than running it. pgx caches prepared
+	// statements itself, so PostgreSQL leaves it off.
+	PrepareStatements bool
 }
 
 // DB implements store.Store on a *sql.DB.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
+	// q runs statements outside transactions, prepared when the dialect
+	// asks for it.
+	q       pool
 	dialect Dialect
+	// sql holds the statements built from the dialect.
+	sql struct{ markRotated, rotateFirstUse string }
 	// wmu serializes transactions when Dialect.SerializeWrites is set.
 	wmu sync.Mutex
+	// stmts maps query text to its *sql.Stmt (Dialect.PrepareStatements);
+	// nstmts counts them, to bound the cache.
+	stmts  sync.Map
+	nstmts atomic.Int32
 }
 
 var _ store.Store = (*DB)(nil)
@@ -104,7 +131,13 @@ func New(db *sql.DB, d Dialect) (*DB, error) {
 	if d.IsUniqueViolation == nil {
 		return nil, errors.New("sqlstore: Dialect.IsUniqueViolation is required")
 	}
-	return &DB{db: db, dialect: d}, nil
+	s := &DB{db: db, dialect: d}
+	s.q = pool{s}
+	s.sql.markRotated = markRotated(d)
+	if d.WritableCTEs {
+		s.sql.rotateFirstUse = rotateFirstUse(d)
+	}
+	return s, nil
 }
 
 // Ping runs a trivial query rather than only checking the connection, since
@@ -119,6 +152,10 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Close closes the underlying *sql.DB. Calling it again is harmless.
 func (s *DB) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}
@@ -138,6 +175,91 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// maxPrepared bounds the statement cache. The store's queries are
+// constant strings (a few hundred at most); the bound only matters if a
+// query text were ever built from data.
+const maxPrepared = 512
+
+// prepared returns the cached prepared statement for query, preparing it on
+// first use, or nil when statements are not prepared (or the cache is full,
+// or preparing failed: the caller then runs query directly and gets the
+// error there).
+func (s *DB) prepared(ctx context.Context, query string) *sql.Stmt {
+	if !s.dialect.PrepareStatements {
+		return nil
+	}
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
+}
+
+// pool runs statements on the connection pool, through the statement
+// cache.
+type pool struct{ s *DB }
+
+func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := p.s.prepared(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return p.s.db.ExecContext(ctx, query, args...)
+}
+
+func (p pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := p.s.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.s.db.QueryContext(ctx, query, args...)
+}
+
+func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.s.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.s.db.QueryRowContext(ctx, query, args...)
+}
+
+// cachedTx is a transaction whose statements come from the statement
+// cache: database/sql reuses a statement already prepared on the
+// transaction's connection.
+type cachedTx struct {
+	*sql.Tx
+	s *DB
+}
+
+func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.s.prepared(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.s.prepared(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.s.prepared(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
 // scanner is the part of *sql.Row and *sql.Rows that scanning needs.
 type scanner interface {
 	Scan(dest ...any) error
@@ -147,7 +269,7 @@ type scanner interface {
 // are returned unwrapped apart from begin and commit failures, so that
 // callers add their own "sqlstore: <op>:" prefix and sentinel errors (and
 // the errors of update functions) pass through unchanged.
-func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *DB) inTx(ctx context.Context, fn func(tx cachedTx) error) error {
 	if s.dialect.SerializeWrites {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
@@ -158,7 +280,7 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	// After a successful Commit this returns sql.ErrTxDone, which is fine.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(tx); err != nil {
+	if err := fn(cachedTx{tx, s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

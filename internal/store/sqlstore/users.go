@@ -64,7 +64,7 @@ func userArgs(u store.User) []any {
 // user_logins table, whose primary key makes the database reject a
 // username or e-mail equal to any other user's username or e-mail.
 func (s *DB) CreateUser(ctx context.Context, u store.User) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if _, err := tx.ExecContext(ctx, insertUser, userArgs(u)...); err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (s *DB) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-func insertLogins(ctx context.Context, tx *sql.Tx, u store.User) error {
+func insertLogins(ctx context.Context, tx cachedTx, u store.User) error {
 	for _, l := range loginsOf(u) {
 		if _, err := tx.ExecContext(ctx, insertUserLogin, l, u.ID); err != nil {
 			return err
@@ -91,7 +91,7 @@ func (s *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 	if !store.ValidText(id) {
 		return store.User{}, fmt.Errorf("sqlstore: get user %q: %w", id, store.ErrNotFound)
 	}
-	u, err := scanUser(s.db.QueryRowContext(ctx, selectUser, id))
+	u, err := scanUser(s.q.QueryRowContext(ctx, selectUser, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -106,7 +106,7 @@ func (s *DB) GetUserByLogin(ctx context.Context, login string) (store.User, erro
 	if !store.ValidText(login) {
 		return store.User{}, fmt.Errorf("sqlstore: get user by login %q: %w", login, store.ErrNotFound)
 	}
-	u, err := scanUser(s.db.QueryRowContext(ctx, selectUserByLogin, foldLogin(login)))
+	u, err := scanUser(s.q.QueryRowContext(ctx, selectUserByLogin, foldLogin(login)))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -120,7 +120,7 @@ func (s *DB) GetUserByLogin(ctx context.Context, login string) (store.User, erro
 // ListUsers implements store.Users: ordered by lower-cased username,
 // bytewise.
 func (s *DB) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.db.QueryContext(ctx, listUsers)
+	rows, err := s.q.QueryContext(ctx, listUsers)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list users: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s *DB) UpdateUser(ctx context.Context, id string, fn func(store.User) (sto
 	}
 	var updated store.User
 	var fnErr error
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		old, err := scanUser(tx.QueryRowContext(ctx, selectUser+s.dialect.ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
@@ -196,7 +196,7 @@ func (s *DB) DeleteUser(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlstore: delete user %q: %w", id, store.ErrNotFound)
 	}
 	now := time.Now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx cachedTx) error {
 		if _, err := tx.ExecContext(ctx, deleteUserLogins, id); err != nil {
 			return fmt.Errorf("logins: %w", err)
 		}
