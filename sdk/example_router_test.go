@@ -68,7 +68,7 @@ func ExampleRouter() {
 	// GET /products 200
 	//    products for user-1
 	// DELETE /products/7 403
-	//    Bearer realm="api", error="insufficient_scope"
+	//    Bearer realm="api", error="insufficient_scope", error_description="requires one of the roles 'admin', 'product_manager'"
 	// DELETE /products/7 200
 	//    deleted 7
 }

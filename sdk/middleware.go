@@ -21,7 +21,6 @@ const (
 	descMissing       = "an access token is required"
 	descMalformed     = "the Authorization header must be a single Bearer token"
 	descInvalid       = "the access token or API key is invalid, expired or revoked"
-	descForbidden     = "the access token does not grant access to this resource"
 	descUnavailable   = "the access token cannot be checked right now; try again later"
 	descOneCredential = "send one credential: an Authorization header or an X-API-Key header" //nolint:gosec // G101: an error description
 	descNoKeys        = "API keys are not accepted here"
@@ -48,13 +47,15 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 //   - any other verifier failure (JWKS outage, canceled context): 503 with
 //     Retry-After, so an outage never turns into a 200 or a 401;
 //   - claims that do not satisfy p: 403 insufficient_scope, naming the
-//     policy's scopes, if any;
+//     policy's scopes, if any, in the challenge's scope attribute, and
+//     what p requires in error_description (challenge and JSON body);
 //   - else h runs with the claims in its context (ClaimsFrom).
 func (rt *Router) guard(p Policy, h http.Handler) http.Handler {
 	if p.public() {
 		return h
 	}
-	forbidden := realm + `, error="insufficient_scope"`
+	descForbidden := p.requirement()
+	forbidden := realm + `, error="insufficient_scope", error_description="` + descForbidden + `"`
 	if len(p.n.scopes) > 0 {
 		forbidden += `, scope="` + strings.Join(p.n.scopes, " ") + `"`
 	}

@@ -162,6 +162,78 @@ func (p Policy) allows(c *Claims) bool {
 	return false
 }
 
+// maxRequirement bounds the 403 error_description, which also travels in
+// the WWW-Authenticate header.
+const maxRequirement = 300
+
+// requirement describes, for the error_description of a 403, what p asks
+// of a token: "requires the permission 'clients:write'", "requires one of
+// the roles 'admin', 'product_manager'". The text stays in the RFC 6749
+// error_description charset (printable ASCII without '"' and '\'), so it
+// may be quoted in a WWW-Authenticate challenge (RFC 6750 §3).
+func (p Policy) requirement() string {
+	d := "requires " + p.phrase(false)
+	if len(d) > maxRequirement {
+		d = d[:maxRequirement-3] + "..."
+	}
+	return d
+}
+
+// phrase names what p requires; nested marks a part of AllOf or AnyOf,
+// which is parenthesised when it is itself a combination.
+func (p Policy) phrase(nested bool) string {
+	if p.n == nil {
+		return "nothing it can meet"
+	}
+	list := func(one, many string) string {
+		q := make([]string, len(p.n.values))
+		for i, v := range p.n.values {
+			q[i] = "'" + descriptionSafe(v) + "'"
+		}
+		if len(q) == 1 {
+			return one + " " + q[0]
+		}
+		return many + " " + strings.Join(q, ", ")
+	}
+	switch p.n.kind {
+	case kindPublic, kindAuthenticated:
+		return "a valid access token"
+	case kindRoles:
+		return list("the role", "one of the roles")
+	case kindScopes:
+		return list("the scope", "the scopes")
+	case kindPermissions:
+		return list("the permission", "the permissions")
+	case kindAllOf, kindAnyOf:
+		sep := " and "
+		if p.n.kind == kindAnyOf {
+			sep = " or "
+		}
+		parts := make([]string, len(p.n.subs))
+		for i, q := range p.n.subs {
+			parts[i] = q.phrase(true)
+		}
+		s := strings.Join(parts, sep)
+		if nested && len(parts) > 1 {
+			s = "(" + s + ")"
+		}
+		return s
+	}
+	return "nothing it can meet"
+}
+
+// descriptionSafe replaces every byte outside the RFC 6749
+// error_description charset (%x20-21 / %x23-5B / %x5D-7E) with '?'.
+func descriptionSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
 // String describes p for audits, for example
 // `anyOf(roles(admin|product_manager), scopes(products:write))`.
 func (p Policy) String() string {

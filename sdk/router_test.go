@@ -179,25 +179,27 @@ func TestRouterPolicies(t *testing.T) {
 	auditor := f.iss.token(esKey(), nil, map[string]any{"roles": []string{"auditor"}, "scope": "openid"})
 	editorWriter := f.iss.token(esKey(), nil, map[string]any{"roles": []string{"editor"}})
 	adminReader := f.iss.token(esKey(), nil, map[string]any{"scope": "items:read"})
+	const allOf = "requires the scope 'items:write' and one of the roles 'admin', 'editor'"
 	tests := []struct {
 		name, method, target, token string
 		want                        int
 		wantScope                   string // scope attribute of a 403 challenge
+		wantDesc                    string // error_description of a 403
 	}{
-		{"public without token", "GET", "/health", "", 200, ""},
-		{"public with bad token", "GET", "/health", "garbage", 200, ""},
-		{"authenticated", "GET", "/api/me", f.low, 200, ""},
-		{"scopes met", "GET", "/api/items/7", f.low, 200, ""},
-		{"scopes not met", "GET", "/api/items/7", auditor, 403, "items:read"},
-		{"allOf met (editor)", "DELETE", "/api/items/7", editorWriter, 200, ""},
-		{"allOf met (admin)", "DELETE", "/api/items/7", f.admin, 200, ""},
-		{"allOf scope missing", "DELETE", "/api/items/7", adminReader, 403, "items:write"},
-		{"allOf role missing", "DELETE", "/api/items/7", f.low, 403, "items:write"},
-		{"permissions met", "POST", "/api/reports", f.admin, 200, ""},
-		{"permissions missing", "POST", "/api/reports", noPerms, 403, ""},
-		{"anyOf by role", "GET", "/api/reports", auditor, 200, ""},
-		{"anyOf by permission", "GET", "/api/reports", f.admin, 200, ""},
-		{"anyOf neither", "GET", "/api/reports", f.low, 403, ""},
+		{"public without token", "GET", "/health", "", 200, "", ""},
+		{"public with bad token", "GET", "/health", "garbage", 200, "", ""},
+		{"authenticated", "GET", "/api/me", f.low, 200, "", ""},
+		{"scopes met", "GET", "/api/items/7", f.low, 200, "", ""},
+		{"scopes not met", "GET", "/api/items/7", auditor, 403, "items:read", "requires the scope 'items:read'"},
+		{"allOf met (editor)", "DELETE", "/api/items/7", editorWriter, 200, "", ""},
+		{"allOf met (admin)", "DELETE", "/api/items/7", f.admin, 200, "", ""},
+		{"allOf scope missing", "DELETE", "/api/items/7", adminReader, 403, "items:write", allOf},
+		{"allOf role missing", "DELETE", "/api/items/7", f.low, 403, "items:write", allOf},
+		{"permissions met", "POST", "/api/reports", f.admin, 200, "", ""},
+		{"permissions missing", "POST", "/api/reports", noPerms, 403, "", "requires the permission 'reports:create'"},
+		{"anyOf by role", "GET", "/api/reports", auditor, 200, "", ""},
+		{"anyOf by permission", "GET", "/api/reports", f.admin, 200, "", ""},
+		{"anyOf neither", "GET", "/api/reports", f.low, 403, "", "requires the role 'auditor' or the permission 'reports:read'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,14 +217,55 @@ func TestRouterPolicies(t *testing.T) {
 			if got := errorCode(t, res); got != "insufficient_scope" {
 				t.Errorf("error = %q", got)
 			}
-			want := `Bearer realm="api", error="insufficient_scope"`
+			want := `Bearer realm="api", error="insufficient_scope", error_description="` + tc.wantDesc + `"`
 			if tc.wantScope != "" {
 				want += `, scope="` + tc.wantScope + `"`
 			}
 			if got := res.hdr.Get("WWW-Authenticate"); got != want {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 			}
+			var body struct {
+				Description string `json:"error_description"`
+			}
+			if err := json.Unmarshal([]byte(res.body), &body); err != nil || body.Description != tc.wantDesc {
+				t.Errorf("body %q, want error_description %q", res.body, tc.wantDesc)
+			}
 		})
+	}
+}
+
+// TestPolicyRequirement: the 403 error_description names what the policy
+// requires, and stays in the RFC 6749 charset (printable ASCII without
+// '"' and '\') whatever the names, so it can be quoted in the challenge.
+func TestPolicyRequirement(t *testing.T) {
+	for _, tc := range []struct {
+		p    Policy
+		want string
+	}{
+		{RequirePermissions("clients:write"), "requires the permission 'clients:write'"},
+		{RequirePermissions("a:b", "c:d"), "requires the permissions 'a:b', 'c:d'"},
+		{RequireRoles("admin"), "requires the role 'admin'"},
+		{RequireRoles("admin", "product_manager"), "requires one of the roles 'admin', 'product_manager'"},
+		{RequireScopes("products:write"), "requires the scope 'products:write'"},
+		{RequireScopes("a", "b"), "requires the scopes 'a', 'b'"},
+		{AnyOf(RequireRoles("admin"), AllOf(RequireScopes("x"), RequirePermissions("p:q"))),
+			"requires the role 'admin' or (the scope 'x' and the permission 'p:q')"},
+		{AllOf(Authenticated(), RequireRoles("a")), "requires a valid access token and the role 'a'"},
+		{RequireRoles(`a"b\c`, "caf\u00e9", "tab\there"), "requires one of the roles 'a?b?c', 'caf??', 'tab?here'"},
+	} {
+		if got := tc.p.requirement(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.p, got, tc.want)
+		}
+	}
+	long := RequireRoles(strings.Split(strings.Repeat("role_with_a_long_name,", 40), ",")[:40]...)
+	got := long.requirement()
+	if len(got) > maxRequirement || !strings.HasSuffix(got, "...") {
+		t.Errorf("long policy: %d bytes %q", len(got), got)
+	}
+	for _, c := range []byte(got) {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Fatalf("%q: byte %q outside the RFC 6749 charset", got, c)
+		}
 	}
 }
 

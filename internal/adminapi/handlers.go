@@ -231,7 +231,7 @@ func reply(w http.ResponseWriter, status int, v any) error {
 // forbidden is the answer to a caller handing out more than it holds.
 func forbidden(perm string) error {
 	return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden,
-		Description: fmt.Sprintf("you cannot grant %q: your own permissions do not cover it", perm)}
+		Description: fmt.Sprintf("you cannot grant the permission '%s': your own permissions do not cover it", perm)}
 }
 
 // mayGrantPermissions checks that the caller holds every permission in perms.
@@ -293,8 +293,13 @@ func mayGrantScopes(r *http.Request, scopes []string) error {
 	}
 	for _, sc := range scopes {
 		if !c.HasScope(sc) {
-			return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden,
-				Description: fmt.Sprintf("you cannot grant the scope %q: you do not hold it", sc)}
+			desc := "you cannot grant a scope you do not hold"
+			if oauth.ValidScopeToken(sc) && len(sc) <= 100 {
+				// Only a well-formed scope is named: the description
+				// stays in the RFC 6749 charset.
+				desc = fmt.Sprintf("you cannot grant the scope '%s': you do not hold it", sc)
+			}
+			return &oauth.Error{Code: oauth.CodeInsufficientScope, Status: http.StatusForbidden, Description: desc}
 		}
 	}
 	return nil
