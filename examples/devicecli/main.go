@@ -2,7 +2,7 @@
 // authorization grant (RFC 8628) through sdk/device, then calls the
 // products API (examples/products) with the access token:
 //
-//	go run ./examples/devicecli -issuer http://127.0.0.1:8080 -client-id cli -api http://127.0.0.1:9000
+//	go run ./examples/devicecli -issuer http://127.0.0.1:8080 -client-id cli -api http://127.0.0.1:9090
 //
 // It prints a code and a URL; open the URL on any device with a browser,
 // sign in and allow, and the command continues by itself. The client must
@@ -11,7 +11,7 @@
 // Flags (or the environment variables in brackets): -issuer
 // [DEVICECLI_ISSUER] (http://127.0.0.1:8080), -client-id
 // [DEVICECLI_CLIENT_ID] (cli), -audience [DEVICECLI_AUDIENCE]
-// (https://api.example), -api [DEVICECLI_API] (http://127.0.0.1:9000).
+// (https://api.example), -api [DEVICECLI_API] (http://127.0.0.1:9090).
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 	issuer := flag.String("issuer", env("DEVICECLI_ISSUER", "http://127.0.0.1:8080"), "Gatehouse issuer URL [DEVICECLI_ISSUER]")
 	clientID := flag.String("client-id", env("DEVICECLI_CLIENT_ID", "cli"), "this program's public client [DEVICECLI_CLIENT_ID]")
 	audience := flag.String("audience", env("DEVICECLI_AUDIENCE", "https://api.example"), "the API's audience [DEVICECLI_AUDIENCE]")
-	api := flag.String("api", env("DEVICECLI_API", "http://127.0.0.1:9000"), "the products API [DEVICECLI_API]")
+	api := flag.String("api", env("DEVICECLI_API", "http://127.0.0.1:9090"), "the products API [DEVICECLI_API]")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -12,7 +12,7 @@
 // or Redis with -redis), so a logout or a revoked key takes effect at once.
 //
 // Flags (or the environment variables in brackets): -listen
-// [PRODUCTS_LISTEN] (127.0.0.1:9000), -issuer [PRODUCTS_ISSUER]
+// [PRODUCTS_LISTEN] (127.0.0.1:9090), -issuer [PRODUCTS_ISSUER]
 // (http://127.0.0.1:8080), -audience [PRODUCTS_AUDIENCE]
 // (https://api.example), -client-id [PRODUCTS_CLIENT_ID] and
 // -client-secret [PRODUCTS_CLIENT_SECRET] (this API's own confidential
@@ -43,7 +43,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", env("PRODUCTS_LISTEN", "127.0.0.1:9000"), "listen address [PRODUCTS_LISTEN]")
+	listen := flag.String("listen", env("PRODUCTS_LISTEN", "127.0.0.1:9090"), "listen address [PRODUCTS_LISTEN]")
 	issuer := flag.String("issuer", env("PRODUCTS_ISSUER", "http://127.0.0.1:8080"), "Gatehouse issuer URL [PRODUCTS_ISSUER]")
 	audience := flag.String("audience", env("PRODUCTS_AUDIENCE", "https://api.example"), "this API's audience [PRODUCTS_AUDIENCE]")
 	clientID := flag.String("client-id", env("PRODUCTS_CLIENT_ID", ""), "this API's client at Gatehouse [PRODUCTS_CLIENT_ID]")
