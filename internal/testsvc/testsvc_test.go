@@ -1,10 +1,14 @@
 package testsvc
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -130,4 +134,42 @@ func mustOpen(t *testing.T, url string) *sql.DB {
 		t.Fatal(fmt.Errorf("ping %s: %w", redact(url), err))
 	}
 	return db
+}
+
+// A private Redis stops (its port refuses connections) and starts again
+// empty on the same address.
+func TestStartRedis(t *testing.T) {
+	s := StartRedis(t)
+	if err := pingRedis(s.Addr); err != nil {
+		t.Fatalf("fresh server: %v", err)
+	}
+	if got := redisCommand(s.Addr, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"); got != "+OK" {
+		t.Fatalf("SET: %s", got)
+	}
+	s.Stop()
+	if err := pingRedis(s.Addr); err == nil {
+		t.Fatal("stopped server still answers")
+	}
+	s.Start()
+	if got := redisCommand(s.Addr, "*2\r\n$6\r\nEXISTS\r\n$1\r\nk\r\n"); got != ":0" {
+		t.Fatalf("EXISTS k after restart = %s, want :0 (restarted empty)", got)
+	}
+}
+
+// redisCommand sends one RESP command and returns the first reply line.
+func redisCommand(addr, cmd string) string {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return err.Error()
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(line)
 }

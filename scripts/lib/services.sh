@@ -190,12 +190,17 @@ _redis_stop_own() {
   _REDIS_DIR="" _REDIS_PID=""
 }
 
+# _redis_need_server: make sure a redis-server binary exists. Besides our own
+# server, the Go tests that stop Redis or restart it empty start private
+# ones (testsvc.StartRedis), even when a shared Redis is reachable.
+_redis_need_server() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  apt_install redis-server
+  command -v redis-server >/dev/null 2>&1 || die "redis-server not found even after apt-get install redis-server"
+}
+
 _redis_start_own() {
   local tmp port attempt i
-  if ! command -v redis-server >/dev/null 2>&1; then
-    apt_install redis-server
-    command -v redis-server >/dev/null 2>&1 || die "redis-server not found even after apt-get install redis-server"
-  fi
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-test-redis.XXXXXX")
   _REDIS_DIR=$tmp
   add_cleanup _redis_stop_own
@@ -240,6 +245,7 @@ _redis_start_own() {
 # ensure_redis: export a reachable GHTEST_REDIS_ADDR, or die.
 ensure_redis() {
   local addr=${GHTEST_REDIS_ADDR:-}
+  _redis_need_server
   if [[ -n $addr ]]; then
     if _redis_ping "${addr%:*}" "${addr##*:}"; then
       log "redis: using GHTEST_REDIS_ADDR $addr"
