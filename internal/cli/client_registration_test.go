@@ -9,7 +9,8 @@ import (
 // refuse a redirect or post-logout redirect URI whose port is 0, above
 // 65535 or not a number (or that is otherwise invalid), locally and
 // through the admin API (which answers invalid_redirect_uri), with exit 1
-// and a message naming the URI's problem; nothing changes.
+// and a message naming the URI's problem (with --json, also an
+// invalid_redirect_uri error object on stdout); nothing changes.
 func TestClientsRefuseBadRedirectURIs(t *testing.T) {
 	f := newRemoteFixture(t, nil)
 	mustRun(t, nil, "clients", "create", "--id", "web", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--data-dir", f.dir)
@@ -29,8 +30,15 @@ func TestClientsRefuseBadRedirectURIs(t *testing.T) {
 		} {
 			for mode, run := range map[string]func(*testing.T, string, ...string) cliResult{"local": f.local, "remote": f.remote} {
 				r := run(t, "", args...)
-				if r.code != 1 || !strings.Contains(r.stderr, c.inStderr) || r.stdout != "" {
-					t.Errorf("%s %v: exit %d, stdout %q, stderr %q; want 1 mentioning %q", mode, args, r.code, r.stdout, r.stderr, c.inStderr)
+				if r.code != 1 || !strings.Contains(r.stderr, c.inStderr) {
+					t.Errorf("%s %v: exit %d, stderr %q; want 1 mentioning %q", mode, args, r.code, r.stderr, c.inStderr)
+				}
+				if args[len(args)-1] != "--json" {
+					if r.stdout != "" {
+						t.Errorf("%s %v: stdout %q, want nothing", mode, args, r.stdout)
+					}
+				} else if e := oneJSONError(t, r.stdout); e.Error != "invalid_redirect_uri" {
+					t.Errorf("%s %v: JSON error %+v, want invalid_redirect_uri", mode, args, e)
 				}
 				if mode == "remote" && !strings.Contains(r.stderr, "400 invalid_redirect_uri") {
 					t.Errorf("remote %v: stderr %q does not name invalid_redirect_uri", args, r.stderr)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -70,6 +71,11 @@ func errorCode(err error) string {
 		return codeUnavailable // the admin API could not be reached
 	}
 	switch {
+	// A client's metadata is refused as the admin API does (RFC 7591 §3.2.2).
+	case errors.Is(err, admin.ErrInvalidRedirectURI):
+		return adminapi.CodeInvalidRedirectURI
+	case errors.Is(err, admin.ErrInvalidClientMetadata):
+		return adminapi.CodeInvalidClientMetadata
 	case errors.As(err, new(usageError)), errors.Is(err, admin.ErrInvalid), errors.Is(err, apikey.ErrInvalidRequest):
 		return codeInvalidRequest
 	case errors.As(err, new(configError)), errors.Is(err, keys.ErrSealedKey), errors.Is(err, keys.ErrInvalidMasterKey),

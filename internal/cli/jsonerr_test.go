@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -48,7 +49,9 @@ func TestJSONErrors(t *testing.T) {
 		{"user not found", []string{"users", "disable", "nobody", "--json"}, codeNotFound, exitError},
 		{"unknown role", []string{"clients", "update", "ci", "--roles", "nope", "--json"}, codeInvalidRequest, exitError},
 		{"bad redirect", []string{"clients", "create", "--name", "bad", "--redirect-uri", "http://evil.example/cb", "--json"},
-			codeInvalidRequest, exitError},
+			adminapi.CodeInvalidRedirectURI, exitError},
+		{"bad client metadata", []string{"clients", "create", "--name", "", "--grant-types", "client_credentials", "--json"},
+			adminapi.CodeInvalidClientMetadata, exitError},
 		{"conflict", []string{"roles", "create", "held", "--permissions", "a:b", "--json"}, codeConflict, exitError},
 		{"in use", []string{"roles", "delete", "held", "--json"}, codeInUse, exitError},
 		{"bootstrap twice", []string{"bootstrap", "--api-key", "--json"}, codeConflict, exitError},
