@@ -107,7 +107,8 @@ func benchRefresh(b *testing.B, a *App) {
 		mu     sync.Mutex
 		chains []string
 	)
-	for range 4 * runtime.GOMAXPROCS(0) {
+	const perProc = 16 // clients waiting at once, as a server sees
+	for range perProc * runtime.GOMAXPROCS(0) {
 		plain := secret.Token()
 		g := store.Grant{ID: secret.ID(), ClientID: "web", UserID: u.ID, Scopes: []string{"openid", "profile"},
 			AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
@@ -120,6 +121,7 @@ func benchRefresh(b *testing.B, a *App) {
 	}
 	h := a.Handler()
 	b.ReportAllocs()
+	b.SetParallelism(perProc)
 	b.RunParallel(func(pb *testing.PB) {
 		mu.Lock()
 		rt := chains[0]

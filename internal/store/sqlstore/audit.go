@@ -25,8 +25,10 @@ const (
 // AppendAuditEvent implements store.Audit. e.ID is ignored.
 func (s *DB) AppendAuditEvent(ctx context.Context, e store.AuditEvent) (int64, error) {
 	var id int64
-	err := s.q.QueryRowContext(ctx, insertAuditEvent, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
-		e.SessionID, e.IP, e.RequestID, encodeMap(e.Details)).Scan(&id)
+	err := s.inTx(ctx, func(tx cachedTx) error {
+		return tx.QueryRowContext(ctx, insertAuditEvent, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
+			e.SessionID, e.IP, e.RequestID, encodeMap(e.Details)).Scan(&id)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: append audit event %q: %w", e.Type, err)
 	}
@@ -34,21 +36,16 @@ func (s *DB) AppendAuditEvent(ctx context.Context, e store.AuditEvent) (int64, e
 }
 
 // AppendAuditEvents implements store.Audit: one transaction and one
-// prepared statement for the whole batch, which is what keeps a busy
-// server's audit trail affordable on SQLite.
+// prepared statement (from the statement cache) for the whole batch, which
+// is what keeps a busy server's audit trail affordable on SQLite.
 func (s *DB) AppendAuditEvents(ctx context.Context, es []store.AuditEvent) error {
 	if len(es) == 0 {
 		return nil
 	}
 	err := s.inTx(ctx, func(tx cachedTx) error {
-		stmt, err := tx.PrepareContext(ctx, insertAuditEvent)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = stmt.Close() }()
 		for _, e := range es {
 			var id int64
-			if err := stmt.QueryRowContext(ctx, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
+			if err := tx.QueryRowContext(ctx, insertAuditEvent, toMicros(e.Time), e.Type, e.ClientID, e.UserID,
 				e.SessionID, e.IP, e.RequestID, encodeMap(e.Details)).Scan(&id); err != nil {
 				return err
 			}

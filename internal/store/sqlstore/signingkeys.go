@@ -37,7 +37,7 @@ WHERE algorithm = $1 AND state IN ('active', 'next')`
 
 // CreateSigningKey implements store.SigningKeys.
 func (s *DB) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
-	if err := s.insertSigningKey(ctx, s.db, k); err != nil {
+	if err := s.insertSigningKey(ctx, s.q, k); err != nil {
 		return fmt.Errorf("sqlstore: create signing key %q: %w", k.ID, err)
 	}
 	return nil
@@ -107,29 +107,18 @@ func (s *DB) RotateSigningKey(ctx context.Context, next store.SigningKey, publis
 }
 
 func (s *DB) rotateSigningKey(ctx context.Context, next store.SigningKey, publishUntil time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	// After a successful Commit this returns sql.ErrTxDone, which is fine.
-	defer func() { _ = tx.Rollback() }()
-
-	if s.dialect.LockSigningKeys != "" {
-		if _, err := tx.ExecContext(ctx, s.dialect.LockSigningKeys); err != nil {
-			return fmt.Errorf("lock: %w", err)
+	return s.inTx(ctx, func(tx cachedTx) error {
+		if s.dialect.LockSigningKeys != "" {
+			if _, err := tx.ExecContext(ctx, s.dialect.LockSigningKeys); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
 		}
-	}
-	if _, err := tx.ExecContext(ctx, retireActiveAndNextSigningKeys,
-		next.Algorithm, toMicros(next.CreatedAt), toMicros(publishUntil)); err != nil {
-		return fmt.Errorf("retire: %w", err)
-	}
-	if err := s.insertSigningKey(ctx, tx, next); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+		if _, err := tx.ExecContext(ctx, retireActiveAndNextSigningKeys,
+			next.Algorithm, toMicros(next.CreatedAt), toMicros(publishUntil)); err != nil {
+			return fmt.Errorf("retire: %w", err)
+		}
+		return s.insertSigningKey(ctx, tx, next)
+	})
 }
 
 // ActivateSigningKey implements store.SigningKeys.
@@ -141,41 +130,34 @@ func (s *DB) ActivateSigningKey(ctx context.Context, id string, publishUntil tim
 }
 
 func (s *DB) activateSigningKey(ctx context.Context, id string, publishUntil time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
-	// The same lock as rotations: nodes activating one key at once queue
-	// here, and the later ones find it active already.
-	if s.dialect.LockSigningKeys != "" {
-		if _, err := tx.ExecContext(ctx, s.dialect.LockSigningKeys); err != nil {
-			return fmt.Errorf("lock: %w", err)
+	return s.inTx(ctx, func(tx cachedTx) error {
+		// The same lock as rotations: nodes activating one key at once
+		// queue here, and the later ones find it active already.
+		if s.dialect.LockSigningKeys != "" {
+			if _, err := tx.ExecContext(ctx, s.dialect.LockSigningKeys); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
 		}
-	}
-	k, err := scanSigningKey(tx.QueryRowContext(ctx, selectSigningKey+s.dialect.ForUpdate, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrNotFound
-	case err != nil:
-		return err
-	case k.State == store.KeyActive:
+		k, err := scanSigningKey(tx.QueryRowContext(ctx, selectSigningKey+s.dialect.ForUpdate, id))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case k.State == store.KeyActive:
+			return nil
+		case k.State != store.KeyNext:
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, retireActiveSigningKeys,
+			k.Algorithm, toMicros(k.ActivateAt), toMicros(publishUntil)); err != nil {
+			return fmt.Errorf("retire: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, activateSigningKey, id); err != nil {
+			return fmt.Errorf("activate: %w", err)
+		}
 		return nil
-	case k.State != store.KeyNext:
-		return store.ErrNotFound
-	}
-	if _, err := tx.ExecContext(ctx, retireActiveSigningKeys,
-		k.Algorithm, toMicros(k.ActivateAt), toMicros(publishUntil)); err != nil {
-		return fmt.Errorf("retire: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, activateSigningKey, id); err != nil {
-		return fmt.Errorf("activate: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	})
 }
 
 // PruneSigningKeys implements store.SigningKeys.

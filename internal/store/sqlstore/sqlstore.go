@@ -32,11 +32,13 @@ import (
 
 // Dialect holds what differs between the databases sqlstore runs on.
 type Dialect struct {
-	// SerializeWrites makes transactions queue on a mutex in this process
-	// instead of meeting in the database. SQLite allows one writer at a
-	// time and makes the others retry with sleeps of up to 100 ms, which
-	// under load turns into second-long tail latencies; a Go mutex hands
-	// the lock over at once.
+	// SerializeWrites makes one goroutine of this process run every write,
+	// several transactions to a commit (writer.go), instead of writers
+	// meeting in the database. SQLite allows one writer at a time and
+	// makes the others retry with sleeps of up to 100 ms, which under load
+	// turns into second-long tail latencies; and each commit writes every
+	// page it changed to the WAL, so a commit shared by several
+	// transactions writes the pages they share once.
 	SerializeWrites bool
 
 	// IsUniqueViolation reports whether err, as returned by the driver,
@@ -112,8 +114,8 @@ type DB struct {
 	dialect Dialect
 	// sql holds the statements built from the dialect.
 	sql struct{ markRotated, rotateFirstUse string }
-	// wmu serializes transactions when Dialect.SerializeWrites is set.
-	wmu sync.Mutex
+	// w runs every transaction when Dialect.SerializeWrites is set.
+	w *writer
 	// stmts maps query text to its *sql.Stmt (Dialect.PrepareStatements);
 	// nstmts counts them, to bound the cache.
 	stmts  sync.Map
@@ -137,6 +139,9 @@ func New(db *sql.DB, d Dialect) (*DB, error) {
 	if d.WritableCTEs {
 		s.sql.rotateFirstUse = rotateFirstUse(d)
 	}
+	if d.SerializeWrites {
+		s.w = newWriter(s)
+	}
 	return s, nil
 }
 
@@ -152,6 +157,9 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Close closes the underlying *sql.DB. Calling it again is harmless.
 func (s *DB) Close() error {
+	if s.w != nil {
+		s.w.close()
+	}
 	s.stmts.Range(func(_, st any) bool {
 		_ = st.(*sql.Stmt).Close()
 		return true
@@ -211,6 +219,18 @@ func (s *DB) prepared(ctx context.Context, query string) *sql.Stmt {
 type pool struct{ s *DB }
 
 func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if p.s.w != nil {
+		// A write outside a transaction would take SQLite's write lock
+		// beside the writer and wait in the busy handler: it queues with
+		// the transactions instead.
+		var res sql.Result
+		err := p.s.inTx(ctx, func(tx cachedTx) error {
+			var err error
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
 	if st := p.s.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -233,13 +253,24 @@ func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *s
 
 // cachedTx is a transaction whose statements come from the statement
 // cache: database/sql reuses a statement already prepared on the
-// transaction's connection.
+// transaction's connection. In a group commit (see writer.go) ctx replaces
+// the context of every statement: one caller's cancellation must not
+// interrupt a transaction that others share.
 type cachedTx struct {
 	*sql.Tx
-	s *DB
+	s   *DB
+	ctx context.Context
+}
+
+func (t cachedTx) context(ctx context.Context) context.Context {
+	if t.ctx != nil {
+		return t.ctx
+	}
+	return ctx
 }
 
 func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.context(ctx)
 	if st := t.s.prepared(ctx, query); st != nil {
 		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -247,6 +278,7 @@ func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (s
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.context(ctx)
 	if st := t.s.prepared(ctx, query); st != nil {
 		return t.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -254,6 +286,7 @@ func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.context(ctx)
 	if st := t.s.prepared(ctx, query); st != nil {
 		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -268,11 +301,11 @@ type scanner interface {
 // inTx runs fn in a transaction and commits when fn returns nil. Errors
 // are returned unwrapped apart from begin and commit failures, so that
 // callers add their own "sqlstore: <op>:" prefix and sentinel errors (and
-// the errors of update functions) pass through unchanged.
+// the errors of update functions) pass through unchanged. Where writes are
+// serialized, fn runs on the writer goroutine, in a group commit.
 func (s *DB) inTx(ctx context.Context, fn func(tx cachedTx) error) error {
-	if s.dialect.SerializeWrites {
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
+	if s.w != nil {
+		return s.w.do(ctx, fn)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -280,7 +313,7 @@ func (s *DB) inTx(ctx context.Context, fn func(tx cachedTx) error) error {
 	}
 	// After a successful Commit this returns sql.ErrTxDone, which is fine.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(cachedTx{tx, s}); err != nil {
+	if err := fn(cachedTx{Tx: tx, s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -26,6 +26,7 @@ var grantTests = []namedTest{
 	{"RefreshExpiry", testRotateExpiry},
 	{"ConcurrentRefreshRotate", testConcurrentRotateRefresh},
 	{"ConcurrentRefreshAndRevoke", testConcurrentRotateAndRevoke},
+	{"ConcurrentRotationsFailAlone", testConcurrentRotationsFailAlone},
 	{"RevokeGrant", testRevokeGrant},
 	{"RevokeUserGrants", testRevokeUserGrants},
 	{"EndSession", testEndSession},
@@ -734,6 +735,51 @@ func concurrentRotateRound(t *testing.T, s store.Store, id string) {
 	assertRevoked(t, s, winnerJTI, "", "", now)
 	if _, _, err := s.RotateRefreshToken(t.Context(), []byte(fmt.Sprint(id, "-rt-", winner)), now, 0, issue(id+"-rt-z", id+"-at-z", atExp)); !errors.Is(err, store.ErrRevoked) {
 		t.Errorf("%s: RotateRefreshToken(winner's token) = %v, want ErrRevoked", id, err)
+	}
+}
+
+// testConcurrentRotationsFailAlone runs rotations of many grants at once,
+// every other one failing after it has marked its token used (its access
+// token's jti is taken): the failures change nothing, and the others, which
+// a backend may commit together with them, all take effect.
+func testConcurrentRotationsFailAlone(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	atExp := at(time.Hour)
+	now := at(time.Minute)
+	mustCreateGrant(t, s, grant("g-taken", "web", "u1", "sid-1"), issue("rt-taken", "at-taken", atExp))
+	const n = 40
+	for i := range n {
+		id := fmt.Sprint("g", i)
+		mustCreateGrant(t, s, grant(id, "web", "u1", "sid-1"), issue(id+"-rt0", id+"-at0", atExp))
+	}
+	errs := runConcurrently(n, func(i int) error {
+		id := fmt.Sprint("g", i)
+		jti := id + "-at1"
+		if i%2 == 1 {
+			jti = "at-taken"
+		}
+		_, _, err := s.RotateRefreshToken(ctx, []byte(id+"-rt0"), now, 0, issue(id+"-rt1", jti, atExp))
+		return err
+	})
+	for i, err := range errs {
+		id := fmt.Sprint("g", i)
+		rt, _ := mustGetRefresh(t, s, id+"-rt0")
+		_, _, newErr := s.GetRefreshToken(ctx, []byte(id+"-rt1"))
+		if i%2 == 1 {
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("%s: rotation with a taken jti = %v, want ErrConflict", id, err)
+			}
+			if !rt.UsedAt.IsZero() || !errors.Is(newErr, store.ErrNotFound) {
+				t.Errorf("%s: the failed rotation left its writes (token used at %v, new token: %v)", id, rt.UsedAt, newErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: rotation = %v", id, err)
+		}
+		if rt.UsedAt.IsZero() || newErr != nil {
+			t.Errorf("%s: the rotation did not take effect (token used at %v, new token: %v)", id, rt.UsedAt, newErr)
+		}
 	}
 }
 
