@@ -2,7 +2,9 @@
 # Gatehouse as a static, non-root binary on a distroless base. Build:
 #   docker build --build-arg VERSION=$(git describe --tags --always) \
 #     --build-arg COMMIT=$(git rev-parse HEAD) -t gatehouse .
-# Run it with a read-only root file system; see docs/operations.md.
+# Run it with a read-only root file system, GATEHOUSE_ISSUER set to the https URL
+# clients reach (the server refuses to start without one on 0.0.0.0) and a master
+# key; see docs/operations.md.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src

@@ -92,6 +92,7 @@ json_field() { sed -n "s/^ *\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
 log "registering bench clients and user alice in a fresh data dir"
 mkdir -p "$DATA"
+ghcli roles create deployer --permissions deployments:create >/dev/null 2>>"$TMP/cli.log" || { cat "$TMP/cli.log" >&2; die "could not create the deployer role"; }
 cc_secret=$(ghcli clients create --id bench-cc --name bench --grant-types client_credentials \
   --scopes items:read --audience https://api.example --roles deployer --json 2>>"$TMP/cli.log" | json_field client_secret)
 web_secret=$(ghcli clients create --id bench-web --name web --redirect-uri https://app.example/cb \

@@ -127,11 +127,8 @@ func (e *env) federationGet() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
 			d, err := b.GetFederationPolicy(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no federation policy %q", args[0])
-			}
 			if err != nil {
-				return err
+				return notFound(err, "federation policy", args[0])
 			}
 			return printJSON(e.stdout, d)
 		}),
@@ -227,14 +224,10 @@ func (e *env) federationDelete() *cobra.Command {
 		Short: "Delete a federation policy",
 		Args:  cobra.ExactArgs(1),
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
-			err := b.DeleteFederationPolicy(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no federation policy %q", args[0])
+			if err := b.DeleteFederationPolicy(cmd.Context(), args[0]); err != nil {
+				return notFound(err, "federation policy", args[0])
 			}
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+			_, err := fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
 			return err
 		}),
 	}

@@ -100,4 +100,7 @@ func TestFederationCommands(t *testing.T) {
 	if r := f.remote(t, "", "federation", "delete", "gh-main"); r.code == 0 || !strings.Contains(r.stderr, "no federation policy") {
 		t.Fatalf("second delete: %+v", r)
 	}
+	if r := f.local(t, "", "federation", "get", "gh-main", "--json"); r.code == 0 || !strings.Contains(r.stdout, `"error": "not_found"`) {
+		t.Errorf("get of a missing policy with --json: %+v, want the not_found error object", r)
+	}
 }
