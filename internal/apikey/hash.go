@@ -5,12 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"runtime"
-
-	"golang.org/x/crypto/argon2"
 
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -38,20 +34,10 @@ type Argon2Params = secret.Argon2Params
 // 2 passes, 1 thread (OWASP Password Storage Cheat Sheet).
 func OWASPParams() Argon2Params { return secret.OWASPArgon2() }
 
-const (
-	saltLen = 16
-	keyLen  = 32
-)
-
-// Argon2id stores keys as argon2id PHC strings (package secret's encoding,
-// shared with passwords). It runs at most a fixed number of hashes at
-// once, since each takes MemoryKiB of memory. (Package login's password
-// hasher is not reused: login brings the HTML pages with it, and its Hash
-// applies the password policy.)
+// Argon2id stores keys as argon2id PHC strings: secret.Argon2, the hasher
+// passwords use, with its cap on concurrent hashes.
 type Argon2id struct {
-	params Argon2Params
-	slots  chan struct{}
-	dummy  []byte
+	argon *secret.Argon2
 }
 
 var _ Hasher = (*Argon2id)(nil)
@@ -59,14 +45,7 @@ var _ Hasher = (*Argon2id)(nil)
 // NewArgon2id returns an argon2id Hasher allowing concurrency parallel
 // hashes (0 means GOMAXPROCS).
 func NewArgon2id(params Argon2Params, concurrency int) *Argon2id {
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
-	}
-	h := &Argon2id{params: params, slots: make(chan struct{}, concurrency)}
-	// Verified for unknown prefixes. Its key is random: it never has to
-	// match, so no argon2 run is spent computing it.
-	h.dummy = h.encode(randomBytes(saltLen), randomBytes(keyLen))
-	return h
+	return &Argon2id{argon: secret.NewArgon2(params, concurrency)}
 }
 
 // Alg implements Hasher.
@@ -74,46 +53,24 @@ func (h *Argon2id) Alg() string { return store.APIKeyHashArgon2id }
 
 // Hash implements Hasher.
 func (h *Argon2id) Hash(ctx context.Context, key string) ([]byte, error) {
-	salt := randomBytes(saltLen)
-	if err := h.acquire(ctx); err != nil {
-		return nil, err
+	phc, err := h.argon.Hash(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("apikey: %w", err)
 	}
-	defer h.release()
-	p := h.params
-	return h.encode(salt, argon2.IDKey([]byte(key), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)), nil
+	return []byte(phc), nil
 }
 
-// Verify implements Hasher.
+// Verify implements Hasher. A nil stored is secret.Argon2's missing hash;
+// an empty non-nil one is unreadable, like any other it cannot decode.
 func (h *Argon2id) Verify(ctx context.Context, key string, stored []byte) (bool, error) {
-	unknown := stored == nil
-	if unknown {
-		stored = h.dummy
-	}
-	p, salt, want, err := secret.DecodePHC(string(stored))
-	if err != nil {
+	if stored != nil && len(stored) == 0 {
 		return false, ErrBadHash
 	}
-	if err := h.acquire(ctx); err != nil {
-		return false, err
+	ok, err := h.argon.Verify(ctx, key, string(stored))
+	if errors.Is(err, secret.ErrBadPHC) {
+		return false, ErrBadHash
 	}
-	defer h.release()
-	got := argon2.IDKey([]byte(key), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want))) //nolint:gosec // G115: DecodePHC caps the hash at 64 bytes
-	return subtle.ConstantTimeCompare(got, want) == 1 && !unknown, nil
-}
-
-func (h *Argon2id) acquire(ctx context.Context) error {
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("apikey: waiting to hash: %w", ctx.Err())
-	}
-}
-
-func (h *Argon2id) release() { <-h.slots }
-
-func (h *Argon2id) encode(salt, key []byte) []byte {
-	return []byte(secret.EncodePHC(h.params, salt, key))
+	return ok, err
 }
 
 // MinPepperBytes is the shortest HMAC pepper accepted (the hash's output

@@ -1,16 +1,14 @@
 package login
 
 import (
-	"context"
 	"errors"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // testParams keeps tests fast; production uses OWASPParams.
@@ -112,7 +110,7 @@ func TestCommonPasswordsRefused(t *testing.T) {
 	}
 	// A hash made before the list existed still verifies.
 	salt := []byte("0123456789abcdef")
-	stored := h.encode(salt, argon2.IDKey([]byte("iloveyou"), salt, testParams.Time, testParams.MemoryKiB, testParams.Threads, keyLen))
+	stored := secret.EncodePHC(testParams, salt, argon2.IDKey([]byte("iloveyou"), salt, testParams.Time, testParams.MemoryKiB, testParams.Threads, 32))
 	if ok, err := h.Verify(t.Context(), "iloveyou", stored); !ok || err != nil {
 		t.Fatalf("Verify(existing common password) = %v, %v; want a match", ok, err)
 	}
@@ -154,40 +152,6 @@ func TestVerifyRejectsBadHashes(t *testing.T) {
 		if ok, err := h.Verify(t.Context(), "password", stored); ok || !errors.Is(err, ErrBadHash) {
 			t.Errorf("Verify(%q) = %v, %v; want ErrBadHash", stored, ok, err)
 		}
-	}
-}
-
-func TestHasherCapsConcurrency(t *testing.T) {
-	h := NewHasher(Argon2Params{MemoryKiB: 2048, Time: 1, Threads: 1}, 2)
-	var inFlight, peak atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			// Observe the semaphore directly: len(slots) is the number of
-			// hashes running.
-			_ = h.acquire(context.Background())
-			n := inFlight.Add(1)
-			for {
-				p := peak.Load()
-				if n <= p || peak.CompareAndSwap(p, n) {
-					break
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
-			inFlight.Add(-1)
-			h.release()
-		})
-	}
-	wg.Wait()
-	if peak.Load() > 2 {
-		t.Fatalf("%d hashes ran at once, cap is 2", peak.Load())
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	_ = h.acquire(ctx)
-	_ = h.acquire(ctx)
-	cancel()
-	if _, err := h.Hash(ctx, "correct horse battery"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Hash with full slots and canceled ctx = %v", err)
 	}
 }
 

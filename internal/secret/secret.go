@@ -6,11 +6,11 @@
 // values cannot be guessed or brute-forced, storing their SHA-256 is enough
 // (no salt, no slow hash): a stolen database reveals nothing usable, and a
 // lookup by hash stays one indexed query. Human-chosen passwords are a
-// different matter and use argon2id (package login).
+// different matter: Argon2 hashes them with argon2id (package login adds
+// the password policy), and API keys too when no pepper is configured.
 package secret
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -26,13 +26,7 @@ func Token() string { return encode(TokenBytes) }
 // unguessable but not a credential (client ids, session ids, jti).
 func ID() string { return encode(16) }
 
-func encode(n int) string {
-	b := make([]byte, n)
-	// crypto/rand.Read never returns an error on supported platforms (it
-	// crashes the program instead), so there is nothing to handle.
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func encode(n int) string { return base64.RawURLEncoding.EncodeToString(randomBytes(n)) }
 
 // Hash returns the SHA-256 of a generated secret, the form in which it is
 // stored and looked up.
