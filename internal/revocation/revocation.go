@@ -9,6 +9,13 @@
 // interval. A check fails closed: if the copy has not synced within its
 // staleness bound, the check asks the store, and if the store cannot
 // answer, the check returns an error rather than "not revoked".
+//
+// With a Mirror (Redis), every node also copies the entries it writes or
+// follows to Redis for resource servers, from a loop of its own with a
+// bounded queue: the feed follower never waits for Redis, and a revoke
+// waits briefly, and only while Redis works. Since Redis can lose entries,
+// the loop copies the whole list again whenever that may have happened
+// and marks Redis synced (RedisSyncedKey), which readers require.
 package revocation
 
 import (
@@ -17,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -44,13 +52,38 @@ type Config struct {
 	Now        func() time.Time
 	Logger     *slog.Logger
 	// Mirror, when set, receives every entry this node writes or follows
-	// (the Redis copy that resource servers read).
+	// (the Redis copy that resource servers read), from a goroutine of
+	// Follow's: never from a request or the feed follower.
 	Mirror Mirror
 }
 
-// Mirror copies entries to a shared cache for resource servers.
+// Mirror copies entries to a shared cache that resource servers read
+// (Redis). Because the cache can lose entries (a restart without
+// persistence, a flush, a failed write), the List copies its whole list
+// again whenever that may have happened and then marks the cache synced;
+// readers fail closed while the mark is missing.
 type Mirror interface {
+	// Put writes entries, never moving one back to an earlier not-before
+	// or expiry.
 	Put(ctx context.Context, rs []store.Revocation) error
+	// Status reports whether the cache is marked synced, and which server
+	// process answers.
+	Status(ctx context.Context) (MirrorStatus, error)
+	// BeginCopy starts a copy of every live entry and returns its token.
+	BeginCopy(ctx context.Context) (string, error)
+	// EndCopy marks the cache synced after the copy begun with token,
+	// unless the cache may have lost entries since; it reports whether it
+	// marked.
+	EndCopy(ctx context.Context, token string) (bool, error)
+}
+
+// MirrorStatus is what Mirror.Status reports.
+type MirrorStatus struct {
+	// Synced reports that the cache holds the mark of a complete copy.
+	Synced bool
+	// Instance names the cache's server process ("" when unknown): a new
+	// one means it restarted and may hold an old snapshot.
+	Instance string
 }
 
 // List is the revocation list of one node.
@@ -69,6 +102,11 @@ type List struct {
 	// ending is closed by EndWaits when the server shuts down.
 	ending  chan struct{}
 	endOnce sync.Once
+	// queue holds entries waiting for the mirror.
+	queue mirrorQueue
+	// mirrorOK is set while the mirror loop runs, its last call to the
+	// mirror succeeded and no complete copy is due.
+	mirrorOK atomic.Bool
 }
 
 type subEntry struct{ notBefore, expires time.Time }
@@ -90,7 +128,7 @@ func New(cfg Config) *List {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &List{cfg: cfg, jti: map[string]time.Time{}, sid: map[string]time.Time{}, sub: map[string]subEntry{},
-		changedCh: make(chan struct{}), ending: make(chan struct{})}
+		changedCh: make(chan struct{}), ending: make(chan struct{}), queue: mirrorQueue{wake: make(chan struct{}, 1)}}
 }
 
 // SubjectNotBefore returns the NotBefore for a subject entry made at now:
@@ -101,8 +139,11 @@ func SubjectNotBefore(now time.Time) time.Time {
 }
 
 // Revoke records entries durably in the store, then applies them to the
-// in-process copy. An error means nothing can be assumed revoked: callers
-// must report failure (RFC 7009 §2.2.1: 503), never success.
+// in-process copy and queues them for the mirror. An error means nothing
+// can be assumed revoked: callers must report failure (RFC 7009 §2.2.1:
+// 503), never success. The store alone decides: the mirror's outcome is
+// never returned, and Revoke waits for it only briefly, and only while
+// the mirror works (mirrorRevokeWait).
 func (l *List) Revoke(ctx context.Context, rs ...store.Revocation) error {
 	if len(rs) == 0 {
 		return nil
@@ -112,20 +153,8 @@ func (l *List) Revoke(ctx context.Context, rs ...store.Revocation) error {
 		return fmt.Errorf("revocation: record: %w", err)
 	}
 	l.Apply(written)
-	l.mirror(ctx, written)
+	l.mirrorAndWait(ctx, written)
 	return nil
-}
-
-// mirror copies entries to the mirror, if any. A failure is logged, not
-// returned: the entry is durable in SQL and in this node's list, and every
-// node mirrors what it follows from the feed, so the copy is retried.
-func (l *List) mirror(ctx context.Context, rs []store.Revocation) {
-	if l.cfg.Mirror == nil || len(rs) == 0 {
-		return
-	}
-	if err := l.cfg.Mirror.Put(ctx, rs); err != nil && ctx.Err() == nil {
-		l.cfg.Logger.Warn("revocation: could not mirror entries to redis", slog.Int("entries", len(rs)), slog.Any("error", err))
-	}
 }
 
 // Apply adds entries that are already durable (written by a store
@@ -201,22 +230,31 @@ func (l *List) Sync(ctx context.Context) error {
 			l.notifyLocked()
 		}
 		l.mu.Unlock()
-		l.mirror(ctx, rs)
+		l.mirror(rs, nil)
 		if len(rs) < pageSize {
 			return nil
 		}
 	}
 }
 
-// Run follows the feed every PollInterval and drops expired entries until
-// ctx ends.
+// Run follows the feed every PollInterval, drops expired entries and, with
+// a Mirror, keeps the mirror in step (see Follow) until ctx ends.
 func (l *List) Run(ctx context.Context) { l.Follow(ctx, nil) }
 
 // Follow is Run that also follows the feed as soon as wake receives: the
 // store's notice that another node wrote entries (PostgreSQL
 // LISTEN/NOTIFY), which spares waiting for the next poll. The poll stays,
 // as the fallback when notices are lost.
+//
+// With a Mirror, Follow also runs the mirror loop beside the follower
+// (keepMirror): the follower only queues entries for it, so a slow or
+// unreachable Redis never holds the feed.
 func (l *List) Follow(ctx context.Context, wake <-chan struct{}) {
+	if l.cfg.Mirror != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { l.keepMirror(ctx) })
+	}
 	t := time.NewTicker(l.cfg.PollInterval)
 	defer t.Stop()
 	failing := false

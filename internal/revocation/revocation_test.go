@@ -3,6 +3,8 @@ package revocation
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -147,9 +149,11 @@ func TestRedisMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mirror.Close()
+	t.Cleanup(mirror.Close) // after the lists stop (cleanups run last first)
 	st := openStore(t)
 	writer := New(Config{Store: st, Mirror: mirror})
+	follower := New(Config{Store: st, Mirror: mirror})
+	runLists(t, writer, follower)
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	exp := time.Now().Add(time.Minute)
 	nb := SubjectNotBefore(time.Now())
@@ -163,16 +167,14 @@ func TestRedisMirror(t *testing.T) {
 	if _, err := st.AddRevocations(t.Context(), []store.Revocation{{Kind: store.RevokeSID, Value: "s-" + suffix, ExpiresAt: exp}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	follower := New(Config{Store: st, Mirror: mirror})
-	if err := follower.Sync(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	c := mirror.client
-	for key, want := range map[string]string{
+	want := map[string]string{
 		RedisKey("jti", "j-"+suffix): "1",
 		RedisKey("sid", "s-"+suffix): "1",
 		RedisKey("sub", "u-"+suffix): strconv.FormatInt(nb.Unix(), 10),
-	} {
+	}
+	eventually(t, "the entries reach Redis", func() bool { return len(missingKeys(t, c, slices.Collect(maps.Keys(want)))) == 0 })
+	for key, want := range want {
 		got, err := c.Do(t.Context(), c.B().Get().Key(key).Build()).ToString()
 		if err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", key, got, err, want)
