@@ -8,6 +8,16 @@
 //	gh:rev:sid:<sid>  "1"               every token of the browser session is revoked
 //	gh:rev:sub:<sub>  "<unix seconds>"  every token of the subject issued before that time is revoked
 //
+// and one more, without expiry, once Redis holds every live entry:
+//
+//	gh:rev:synced     "1"               Redis holds Gatehouse's complete list
+//
+// A Redis that restarted empty or was flushed lacks every entry, which
+// would read as "not revoked". It lacks the synced key too, so the Checker
+// fails closed (ErrNotSynced) until a Gatehouse node has copied the list
+// back, which nodes do within a few seconds of Redis answering again
+// (docs/tokens.md).
+//
 // The Checker reads the keys of a token with client-side caching (RESP3
 // CLIENT TRACKING through rueidis): the first check of a token costs one
 // pipelined round trip, and later checks are answered from memory, since
@@ -16,7 +26,9 @@
 // within a few milliseconds of reaching Redis. When the connection to Redis
 // is lost, rueidis drops the whole cache, so checks fail with an error (and
 // the Verifier with sdk.ErrRevocationUnavailable) until Redis answers again:
-// the Checker fails closed.
+// the Checker fails closed. The synced key is read through the same cache,
+// so it costs nothing once cached, and Redis invalidates it on a FLUSHALL
+// as on any change.
 //
 // It lives outside the core sdk package so that APIs that do not use Redis
 // do not link a Redis client.
@@ -36,6 +48,18 @@ import (
 // KeyPrefix starts every key Gatehouse writes; a key is
 // KeyPrefix + kind + ":" + value.
 const KeyPrefix = "gh:rev:"
+
+// SyncedKey is present while Redis holds every live entry; Gatehouse
+// writes it after copying its whole list.
+const SyncedKey = KeyPrefix + "synced"
+
+// ErrNotSynced reports that Redis does not hold Gatehouse's complete
+// revocation list (SyncedKey is missing: Redis restarted empty or was
+// flushed, and no Gatehouse node has copied the list back yet). It wraps
+// sdk.ErrRevocationUnavailable: the Checker cannot tell, so it fails
+// closed.
+var ErrNotSynced = fmt.Errorf("%w: redisrevocation: Redis does not hold the complete list (%s is missing)",
+	sdk.ErrRevocationUnavailable, SyncedKey)
 
 // Defaults for Config.
 const (
@@ -118,16 +142,25 @@ func (c *Checker) Close() {
 	}
 }
 
-// Revoked implements sdk.RevocationChecker: it reads the token's jti,
-// subject and sid (when it has one) keys through the client-side cache; a
-// token seen for the first time costs two round trips. A token without
-// "iat" is revoked by any subject entry.
+// Revoked implements sdk.RevocationChecker: it reads SyncedKey, then the
+// token's jti, subject and sid (when it has one) keys through the
+// client-side cache; a token seen for the first time costs two round
+// trips. Without SyncedKey it returns ErrNotSynced. A token without "iat"
+// is revoked by any subject entry.
 func (c *Checker) Revoked(ctx context.Context, cl *sdk.Claims) (bool, error) {
 	// A lost connection takes the cache with it and rueidis keeps
 	// redialling, so an unbounded check would hang the request.
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	b := c.client.B()
+	// The mark first: entries read after it come from a Redis that held
+	// a complete copy when the mark was read. (Read after them, it could
+	// vouch for an entry read before a node had copied it back.) Once
+	// cached, this costs no round trip; a DoMultiCache of all the keys
+	// would cost three times as much when every answer is cached.
+	if err := synced(c.client.DoCache(ctx, b.Get().Key(SyncedKey).Cache(), c.ttl)); err != nil {
+		return false, err
+	}
 	jti := c.client.DoCache(ctx, b.Get().Key(KeyPrefix+sdk.RevokeJTI+":"+cl.ID).Cache(), c.ttl)
 	if r, err := c.revokedBy(jti, cl, false); r || err != nil {
 		return r, err
@@ -155,6 +188,17 @@ func (c *Checker) Revoked(ctx context.Context, cl *sdk.Claims) (bool, error) {
 		return false, nil
 	}
 	return c.revokedBy(c.client.DoCache(ctx, sid, c.ttl), cl, false)
+}
+
+// synced reads the answer to GET SyncedKey.
+func synced(res rueidis.RedisResult) error {
+	switch err := res.Error(); {
+	case rueidis.IsRedisNil(err):
+		return ErrNotSynced
+	case err != nil:
+		return fmt.Errorf("redisrevocation: %w", err)
+	}
+	return nil
 }
 
 // revokedBy reads one GET answer: a jti or sid key revokes by existing, a
