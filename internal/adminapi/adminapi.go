@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/rbac"
@@ -113,7 +113,7 @@ func (a *API) Handler() http.Handler {
 			return
 		}
 		if key, ok := apiKeyOf(r); ok {
-			k, err := a.cfg.APIKeys.Verify(r.Context(), key, clientIP(r))
+			k, err := a.cfg.APIKeys.Verify(r.Context(), key, httpx.ClientIP(r))
 			if te, ok := errors.AsType[*apikey.ThrottledError](err); ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())+1))
 				writeJSONError(w, &oauth.Error{Code: "too_many_requests", Status: http.StatusTooManyRequests,
@@ -139,14 +139,6 @@ func apiKeyOf(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type keyResultCtx struct{}

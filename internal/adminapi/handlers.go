@@ -95,7 +95,7 @@ func (a *API) audited(fn httpx.HandlerFunc) httpx.HandlerFunc {
 		if err == nil && r.Method != http.MethodGet && a.cfg.Audit != nil {
 			c, _ := caller(r)
 			a.cfg.Audit.Record(r.Context(), store.AuditEvent{Time: a.cfg.Now(), Type: "admin_change",
-				IP: clientIP(r), Details: map[string]string{"actor": actor(c), "route": r.Pattern,
+				IP: httpx.ClientIP(r), Details: map[string]string{"actor": actor(c), "route": r.Pattern,
 					"path": r.URL.Path}})
 		}
 		return err

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -98,6 +99,19 @@ func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// ClientIP is the address of r's peer, without the port: what throttling,
+// audit events and access logs key on. Forwarded headers are not read, so a
+// client cannot choose its address; behind a proxy it is the proxy's, which
+// errs on the side of throttling more (a trusted-proxy setting would be the
+// way to read forwarded addresses).
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type requestIDKey struct{}

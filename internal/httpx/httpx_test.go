@@ -175,3 +175,14 @@ func TestMetricsUseRoutePattern(t *testing.T) {
 		t.Errorf("odd method not folded into 'other': %v", got)
 	}
 }
+
+func TestClientIP(t *testing.T) {
+	for addr, want := range map[string]string{"192.0.2.1:5000": "192.0.2.1", "[2001:db8::1]:443": "2001:db8::1", "@": "@", "": ""} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		r.Header.Set("X-Forwarded-For", "203.0.113.9")
+		if got := ClientIP(r); got != want {
+			t.Errorf("ClientIP(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authorize"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/throttle"
@@ -85,7 +86,7 @@ func (p *Pages) DeviceSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	typed := r.PostForm.Get("user_code")
-	ip := clientIP(r)
+	ip := httpx.ClientIP(r)
 	ipKey := "device-ip:" + ip
 	if wait := max(p.cfg.DeviceIPLimiter.Wait(ipKey), p.cfg.DeviceGlobalLimiter.Wait(globalDeviceKey)); wait > 0 {
 		p.cfg.Auditor.Record(r.Context(), store.AuditEvent{Type: "device_code_throttled", IP: ip})
@@ -190,7 +191,7 @@ func (p *Pages) deviceDecide(w http.ResponseWriter, r *http.Request) {
 	if approve {
 		typ = "device_approved"
 	}
-	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: typ, UserID: user.ID, ClientID: d.ClientID, SessionID: sess.ID, IP: clientIP(r)})
+	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: typ, UserID: user.ID, ClientID: d.ClientID, SessionID: sess.ID, IP: httpx.ClientIP(r)})
 	p.render(r, p.cfg.Pages.Device(w, http.StatusOK, web.DevicePage{Step: web.DeviceStepDone, Approved: approve,
 		ClientName: p.clientName(ctx, d.ClientID)}))
 }

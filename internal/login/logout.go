@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/internal/authorize"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -117,7 +118,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, sess store.Se
 	p.cfg.Revocations.Apply(rs)
 	p.cfg.Sessions.Clear(w)
 	p.cfg.Auditor.Record(r.Context(), store.AuditEvent{Type: "logout", UserID: sess.UserID, SessionID: sess.ID,
-		ClientID: req.ClientID, IP: clientIP(r)})
+		ClientID: req.ClientID, IP: httpx.ClientIP(r)})
 	p.finishLogout(w, r, req)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -207,7 +206,7 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if known {
 		acctKey = "user:" + user.ID
 	}
-	ip := clientIP(r)
+	ip := httpx.ClientIP(r)
 	ipKey := "ip:" + ip
 	if wait := max(p.cfg.AccountLimiter.Wait(acctKey), p.cfg.IPLimiter.Wait(ipKey)); wait > 0 {
 		p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "login_throttled", UserID: user.ID, IP: ip})
@@ -362,12 +361,4 @@ func (p *Pages) ConsentSubmit(w http.ResponseWriter, r *http.Request) {
 	p.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "consent_granted", UserID: user.ID, ClientID: req.ClientID,
 		SessionID: sess.ID, Details: map[string]string{"scope": strings.Join(req.Scopes, " ")}})
 	p.cfg.Authorize.Approve(w, r, req, sess.ID)
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -94,7 +94,7 @@ func (a *ClientAuthenticator) Authenticate(r *http.Request, f oauth.Form) (store
 		return store.Client{}, errClientAuth(errors.New("no client_id"))
 	}
 
-	key := id + "|" + remoteIP(r)
+	key := id + "|" + httpx.ClientIP(r)
 	if wait := a.limiter.Wait(key); wait > 0 {
 		h := http.Header{}
 		h.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
@@ -147,17 +147,6 @@ func basicCredentials(r *http.Request) (id, pw string, ok bool, err error) {
 		return "", "", true, errors.New("basic credentials are not UTF-8 text without NUL")
 	}
 	return id, pw, true, nil
-}
-
-// remoteIP is the peer address. Deployments behind a proxy will need a
-// trusted-proxy setting to use forwarded addresses; until then throttling
-// keys on the proxy's address, which errs on the side of throttling more.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // lookup returns the client, from the cache when it was looked up (found
