@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/sdk"
@@ -72,7 +73,7 @@ func TestSignInAndCallTheAPI(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	now := time.Now()
 	if _, _, err := admin.CreateClient(ctx, st, admin.ClientSpec{ID: "cli", Name: "CLI", Public: true,
-		GrantTypes: []string{admin.GrantDeviceCode}, Audiences: []string{"https://api.example"}}, now); err != nil {
+		GrantTypes: []string{oauth.GrantDeviceCode}, Audiences: []string{"https://api.example"}}, now); err != nil {
 		t.Fatal(err)
 	}
 	u, err := admin.CreateUser(ctx, st, login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1),

@@ -15,22 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Grant types a client may be registered for.
-const (
-	GrantAuthorizationCode = oauth.GrantAuthorizationCode
-	GrantRefreshToken      = oauth.GrantRefreshToken
-	GrantClientCredentials = oauth.GrantClientCredentials
-	GrantDeviceCode        = oauth.GrantDeviceCode
-	GrantTokenExchange     = oauth.GrantTokenExchange
-	GrantJWTBearer         = oauth.GrantJWTBearer
-)
-
-// SupportedGrantTypes returns the grant types the token endpoint implements.
-func SupportedGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode,
-		GrantTokenExchange, GrantJWTBearer}
-}
-
 // DefaultUserScopes are allowed for a browser client registered without
 // explicit scopes.
 func DefaultUserScopes() []string { return []string{"openid", "profile", "email", "offline_access"} }
@@ -194,18 +178,18 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 		bad("name must be 1-100 characters")
 	}
 	if len(spec.GrantTypes) == 0 {
-		spec.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		spec.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	spec.GrantTypes = dedupe(spec.GrantTypes)
 	for _, g := range spec.GrantTypes {
-		if !slices.Contains(SupportedGrantTypes(), g) {
-			bad("grant type %q is not supported (supported: %s)", g, strings.Join(SupportedGrantTypes(), ", "))
+		if !slices.Contains(oauth.GrantTypes(), g) {
+			bad("grant type %q is not supported (supported: %s)", g, strings.Join(oauth.GrantTypes(), ", "))
 		}
 	}
-	hasCode := slices.Contains(spec.GrantTypes, GrantAuthorizationCode)
+	hasCode := slices.Contains(spec.GrantTypes, oauth.GrantAuthorizationCode)
 	// Grants a user makes to the client, as opposed to the client's own.
-	userGrants := hasCode || slices.Contains(spec.GrantTypes, GrantDeviceCode)
-	if slices.Contains(spec.GrantTypes, GrantRefreshToken) && !userGrants {
+	userGrants := hasCode || slices.Contains(spec.GrantTypes, oauth.GrantDeviceCode)
+	if slices.Contains(spec.GrantTypes, oauth.GrantRefreshToken) && !userGrants {
 		bad("refresh_token needs authorization_code or the device grant (client_credentials clients get no refresh tokens)")
 	}
 
@@ -217,7 +201,7 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 		if spec.AuthMethod != store.AuthNone {
 			bad("public clients authenticate with %q only", store.AuthNone)
 		}
-		if slices.Contains(spec.GrantTypes, GrantClientCredentials) {
+		if slices.Contains(spec.GrantTypes, oauth.GrantClientCredentials) {
 			bad("public clients cannot use client_credentials")
 		}
 	default:

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 	"github.com/gatehouse/gatehouse/sdk"
 )
@@ -210,7 +211,7 @@ func TestClusterDeviceGrant(t *testing.T) {
 	if _, err := admin.CreateUser(t.Context(), c.nodes[0].App.store, h, admin.UserSpec{Username: "alice", Password: alicePassword}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c.nodes[0].createClient(t, admin.ClientSpec{ID: "tv", Name: "TV", Public: true, GrantTypes: []string{admin.GrantDeviceCode}})
+	c.nodes[0].createClient(t, admin.ClientSpec{ID: "tv", Name: "TV", Public: true, GrantTypes: []string{oauth.GrantDeviceCode}})
 	conf := oauth2.Config{ClientID: "tv", Scopes: []string{"openid"}, Endpoint: oauth2.Endpoint{
 		DeviceAuthURL: c.issuer() + "/oauth/device_authorization", TokenURL: c.issuer() + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
 	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, c.lb)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 	"github.com/gatehouse/gatehouse/sdk/device"
 )
@@ -39,7 +40,7 @@ func newDeviceFixture(t *testing.T, backend string, change func(*config.Config))
 	})
 	conf := func(id string) oauth2.Config {
 		f.srv.createClient(t, admin.ClientSpec{ID: id, Name: strings.ToUpper(id[:1]) + id[1:] + " App", Public: true,
-			GrantTypes: []string{admin.GrantDeviceCode, admin.GrantRefreshToken}, Audiences: []string{"https://api.example"}})
+			GrantTypes: []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}, Audiences: []string{"https://api.example"}})
 		return oauth2.Config{ClientID: id, Scopes: []string{"openid", "profile", "offline_access"},
 			Endpoint: oauth2.Endpoint{DeviceAuthURL: f.srv.URL + "/oauth/device_authorization",
 				TokenURL: f.srv.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
@@ -91,7 +92,7 @@ func (f *deviceFixture) decideDevice(t *testing.T, b *browser, p page, decision 
 func (f *deviceFixture) poll(t *testing.T, id, deviceCode string) (int, map[string]any) {
 	t.Helper()
 	fx := &ccFixture{srv: f.srv}
-	resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {admin.GrantDeviceCode}, "device_code": {deviceCode},
+	resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode},
 		"client_id": {id}}, "", "")
 	return resp.StatusCode, decodeJSON(t, body)
 }
@@ -225,7 +226,7 @@ func TestDeviceGrantRefusals(t *testing.T) {
 		// A confidential device client authenticates at the device
 		// endpoint too; a client without the grant is unauthorized_client
 		// there and at the token endpoint (CODE-07).
-		_, sec := f.srv.createClient(t, admin.ClientSpec{ID: "kiosk", Name: "Kiosk", GrantTypes: []string{admin.GrantDeviceCode}})
+		_, sec := f.srv.createClient(t, admin.ClientSpec{ID: "kiosk", Name: "Kiosk", GrantTypes: []string{oauth.GrantDeviceCode}})
 		fx := &ccFixture{srv: f.srv}
 		if resp, body := fx.post(t, "/oauth/device_authorization", url.Values{"client_id": {"kiosk"}}, "", ""); resp.StatusCode != 401 {
 			t.Fatalf("confidential client without its secret: %d %s", resp.StatusCode, body)
@@ -238,7 +239,7 @@ func TestDeviceGrantRefusals(t *testing.T) {
 			decodeJSON(t, body)["error"] != "unauthorized_client" {
 			t.Fatalf("device authorization by a client_credentials client: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {admin.GrantDeviceCode}, "device_code": {da.DeviceCode}}, "cc1", ccSec); resp.StatusCode != 400 ||
+		if resp, body := fx.post(t, "/oauth/token", url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {da.DeviceCode}}, "cc1", ccSec); resp.StatusCode != 400 ||
 			decodeJSON(t, body)["error"] != "unauthorized_client" {
 			t.Fatalf("device_code grant by a client_credentials client: %d %s", resp.StatusCode, body)
 		}

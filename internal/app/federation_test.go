@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/sdk"
 	"github.com/gatehouse/gatehouse/sdk/workload"
@@ -372,7 +373,7 @@ func apikeyRequest(name string, roles ...string) apikey.CreateRequest {
 func TestDelegationTokenExchange(t *testing.T) {
 	srv := startServer(t, "sqlite", nil)
 	_, gwSec := srv.createClient(t, admin.ClientSpec{ID: "gateway", Name: "gateway",
-		GrantTypes: []string{"client_credentials", admin.GrantTokenExchange}, Audiences: []string{"https://downstream.example"}})
+		GrantTypes: []string{"client_credentials", oauth.GrantTokenExchange}, Audiences: []string{"https://downstream.example"}})
 	_, svcSec := srv.createClient(t, admin.ClientSpec{ID: "svc", Name: "svc", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"items:read", "items:write"}, Audiences: []string{"gateway", "https://other.example"}})
 	fx := &ccFixture{srv: srv}
@@ -384,7 +385,7 @@ func TestDelegationTokenExchange(t *testing.T) {
 		return decodeJSON(t, body)["access_token"].(string)
 	}
 	delegate := func(subject string, extra url.Values, user, pass string) (int, map[string]any) {
-		form := url.Values{"grant_type": {admin.GrantTokenExchange}, "subject_token": {subject},
+		form := url.Values{"grant_type": {oauth.GrantTokenExchange}, "subject_token": {subject},
 			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}
 		for k, v := range extra {
 			form[k] = v

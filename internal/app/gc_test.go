@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
@@ -107,7 +108,7 @@ func TestGarbageCollectionReturnsToBaseline(t *testing.T) {
 		_, ccSec, _ := admin.CreateClient(t.Context(), a.store, admin.ClientSpec{ID: "cc", Name: "cc",
 			GrantTypes: []string{"client_credentials"}}, clock.Now())
 		admin.CreateClient(t.Context(), a.store, admin.ClientSpec{ID: "tv", Name: "TV", Public: true, //nolint:errcheck // checked by its use below
-			GrantTypes: []string{admin.GrantDeviceCode}}, clock.Now())
+			GrantTypes: []string{oauth.GrantDeviceCode}}, clock.Now())
 		web := oauth2.Config{ClientID: "web", ClientSecret: webSec, RedirectURL: "https://app.example/cb",
 			Scopes: []string{"openid", "offline_access"}, Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize",
 				TokenURL: srv.URL + "/oauth/token", DeviceAuthURL: srv.URL + "/oauth/device_authorization", AuthStyle: oauth2.AuthStyleInHeader}}

@@ -14,6 +14,13 @@ const (
 	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 )
 
+// GrantTypes lists every grant type above: those the token endpoint
+// implements and a client may be registered for.
+func GrantTypes() []string {
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode,
+		GrantTokenExchange, GrantJWTBearer}
+}
+
 // Token type identifiers of token exchange (RFC 8693 §3).
 //
 //nolint:gosec // G101: protocol URNs, not credentials
