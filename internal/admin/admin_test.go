@@ -280,3 +280,43 @@ func TestCheckRolesExist(t *testing.T) {
 		t.Fatalf("GrantRole = %v, %v", roles, err)
 	}
 }
+
+// TestRoleNameRule: one rule for role names, rbac.ValidateRoleName's
+// (lower case), wherever a role is given; a client that already holds a
+// name stored under the older, looser rule can still be changed.
+func TestRoleNameRule(t *testing.T) {
+	st := openStore(t)
+	h := login.NewHasher(login.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	if _, _, err := CreateClient(t.Context(), st, ClientSpec{Name: "x", GrantTypes: []string{"client_credentials"},
+		Roles: []string{"Deployer"}}, time.Now()); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("client with role Deployer: %v, want ErrInvalidClientMetadata", err)
+	}
+	if _, err := CreateUser(t.Context(), st, h, UserSpec{Username: "bob", Password: "correct horse battery",
+		Roles: []string{"Deployer"}}, time.Now()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("user with role Deployer: %v, want ErrInvalid", err)
+	}
+	if _, err := CreateRole(t.Context(), st, "deployer", "", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, roles := range [][]string{{"Deployer"}, {""}, {"deployer", "nope"}} {
+		if err := CheckRolesExist(t.Context(), st, roles); !errors.Is(err, ErrUnknownRole) {
+			t.Errorf("CheckRolesExist(%q) = %v, want ErrUnknownRole", roles, err)
+		}
+	}
+	if err := CheckRolesExist(t.Context(), st, []string{"deployer", " deployer"}); err != nil {
+		t.Errorf("CheckRolesExist(deployer) = %v", err)
+	}
+
+	legacy := store.Client{ID: "old", Name: "old", TokenEndpointAuthMethod: store.AuthClientSecretBasic,
+		GrantTypes: []string{"client_credentials"}, Roles: []string{"Legacy"}, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := st.CreateClient(t.Context(), legacy); err != nil {
+		t.Fatal(err)
+	}
+	c, err := UpdateClient(t.Context(), st, "old", func(s *ClientSpec) { s.Name = "renamed" }, time.Now())
+	if err != nil || c.Name != "renamed" || c.Roles[0] != "Legacy" {
+		t.Errorf("renaming a client holding a legacy role name: %+v %v", c, err)
+	}
+	if _, err := UpdateClient(t.Context(), st, "old", func(s *ClientSpec) { s.Roles = append(s.Roles, "Other") }, time.Now()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("adding role Other: %v, want ErrInvalid", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -125,7 +126,7 @@ func UpdateClient(ctx context.Context, st ClientStore, id string, change func(*C
 			return old, invalidAs(ErrInvalidClientMetadata, "a client cannot switch between public and confidential")
 		}
 		spec.ID = old.ID
-		c, err := buildClient(spec)
+		c, err := buildClientHolding(spec, old.Roles)
 		if err != nil {
 			return old, err
 		}
@@ -161,7 +162,13 @@ func specOf(c store.Client) ClientSpec {
 }
 
 // buildClient validates spec and fills defaults. Every problem is reported.
-func buildClient(spec ClientSpec) (store.Client, error) {
+func buildClient(spec ClientSpec) (store.Client, error) { return buildClientHolding(spec, nil) }
+
+// buildClientHolding is buildClient for a change to a client that holds
+// the roles held: those pass as they are, so that a role name stored
+// before the rule was as strict as it is now does not block every other
+// change to the client.
+func buildClientHolding(spec ClientSpec, held []string) (store.Client, error) {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, invalidAs(ErrInvalidClientMetadata, format, args...))
@@ -245,8 +252,8 @@ func buildClient(spec ClientSpec) (store.Client, error) {
 	}
 	spec.Roles = dedupe(spec.Roles)
 	for _, r := range spec.Roles {
-		if !validIdentifier(r, 64) {
-			bad("role %q must be 1-64 characters of letters, digits, '-', '_', '.'", r)
+		if err := rbac.ValidateRoleName(r); err != nil && !slices.Contains(held, r) {
+			bad("%v", err)
 		}
 	}
 	// A client's roles go into its client_credentials tokens and decide

@@ -84,8 +84,17 @@ type RoleReader interface {
 // refuses the same roles (400 invalid_request) before it compares the
 // caller's permissions, and the API key service refuses them too.
 func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
-	var missing []string
-	for _, r := range dedupe(roles) {
+	var missing, seen []string
+	for _, r := range roles {
+		if r = strings.TrimSpace(r); slices.Contains(seen, r) {
+			continue
+		}
+		seen = append(seen, r)
+		if rbac.ValidateRoleName(r) != nil {
+			// No role can have this name (an empty one included).
+			missing = append(missing, strconv.Quote(r))
+			continue
+		}
 		switch _, err := st.GetRole(ctx, r); {
 		case errors.Is(err, store.ErrNotFound):
 			missing = append(missing, strconv.Quote(r))
@@ -105,6 +114,7 @@ func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
 // GrantRole gives an existing role to a user or a client. Tokens issued
 // from now on carry it (a refresh picks it up).
 func GrantRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time) ([]string, error) {
+	role = strings.TrimSpace(role)
 	if err := CheckRolesExist(ctx, st, []string{role}); err != nil {
 		return nil, err
 	}

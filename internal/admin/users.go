@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -157,8 +158,8 @@ func validateUser(u store.User) error {
 		}
 	}
 	for _, r := range u.Roles {
-		if !validIdentifier(r, 64) {
-			errs = append(errs, invalid("role %q must be 1-64 characters of letters, digits, '-', '_', '.'", r))
+		if err := rbac.ValidateRoleName(r); err != nil {
+			errs = append(errs, invalid("%v", err))
 		}
 	}
 	return errors.Join(errs...)
