@@ -88,6 +88,10 @@ type Issue struct {
 	AccessToken  IssuedAccessToken
 }
 
+// RotationPlan decides what a refresh-token rotation issues, or refuses it
+// with an error; see Grants.RotateRefreshTokenWith.
+type RotationPlan func(rt RefreshToken, g Grant, u User) (Issue, error)
+
 // Revocation kinds (DESIGN.md §4).
 const (
 	// RevokeJTI revokes one token by its "jti".
@@ -167,6 +171,13 @@ type Grants interface {
 	// ErrReused, revoked), so that the caller can audit whose family it
 	// was; nothing may be issued from it.
 	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss Issue) (Grant, []Revocation, error)
+	// RotateRefreshTokenWith is RotateRefreshToken with iss decided by
+	// plan from the token, its grant and the grant's user (the zero User
+	// when the user no longer exists), as read at the start of the
+	// rotation. An error from plan is returned as it is, with nothing
+	// written; plan must not call the store. ErrNotFound when the token
+	// is absent (plan is not called).
+	RotateRefreshTokenWith(ctx context.Context, hash []byte, now time.Time, grace time.Duration, plan RotationPlan) (Grant, []Revocation, error)
 	// RevokeGrant marks the grant revoked, so none of its refresh tokens
 	// works again, and adds a RevokeJTI entry for each of its access tokens
 	// still unexpired at now; it returns the entries written. Revoking a

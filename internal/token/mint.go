@@ -105,6 +105,11 @@ type Access struct {
 	TTL time.Duration
 	Act *Actor
 	Fed *Federated
+	// ID and IssuedAt, when set, are the token's jti and iat, decided
+	// before signing so that a store transaction can record the token
+	// first (see Minter.NextAccess); otherwise fresh ones are taken.
+	ID       string
+	IssuedAt time.Time
 }
 
 // Minted is a signed access token.
@@ -117,12 +122,14 @@ type Minted struct {
 
 // Access signs an access token for a.
 func (m *Minter) Access(a Access) (Minted, error) {
-	now := m.Now().Truncate(time.Second)
-	ttl := m.AccessTTL
-	if a.TTL > 0 && a.TTL < ttl {
-		ttl = a.TTL
+	if a.ID == "" {
+		a.ID = secret.ID()
 	}
-	exp := now.Add(ttl)
+	if a.IssuedAt.IsZero() {
+		a.IssuedAt = m.Now().Truncate(time.Second)
+	}
+	now := a.IssuedAt
+	exp := m.accessExpiry(a)
 	c := &AccessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    m.Issuer,
@@ -130,7 +137,7 @@ func (m *Minter) Access(a Access) (Minted, error) {
 			Audience:  a.Audiences,
 			ExpiresAt: jwt.NewNumericDate(exp),
 			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        secret.ID(),
+			ID:        a.ID,
 		},
 		ClientID:    a.ClientID,
 		Scope:       strings.Join(a.Scopes, " "),
@@ -149,6 +156,20 @@ func (m *Minter) Access(a Access) (Minted, error) {
 		return Minted{}, fmt.Errorf("token: sign access token: %w", err)
 	}
 	return Minted{Token: tok, JTI: c.ID, IssuedAt: now, ExpiresAt: exp}, nil
+}
+
+// nextAccess returns the jti and iat of a new access token.
+func (m *Minter) nextAccess() (string, time.Time) {
+	return secret.ID(), m.Now().Truncate(time.Second)
+}
+
+// accessExpiry is the "exp" of the access token a (with IssuedAt set).
+func (m *Minter) accessExpiry(a Access) time.Time {
+	ttl := m.AccessTTL
+	if a.TTL > 0 && a.TTL < ttl {
+		ttl = a.TTL
+	}
+	return a.IssuedAt.Add(ttl)
 }
 
 // userGrant is what one token response of a user grant (authorization_code,
@@ -174,15 +195,32 @@ type userGrant struct {
 // ones read now, not copied from the grant (RBAC-05): a role change
 // reaches the user's tokens at the next refresh.
 func (m *Minter) forUser(ctx context.Context, g userGrant) (Minted, *Response, error) {
-	perms, err := m.permissionsOf(ctx, g.User.Roles)
+	a, err := m.userAccess(ctx, g)
 	if err != nil {
 		return Minted{}, nil, err
+	}
+	return m.signForUser(g, a)
+}
+
+// userAccess is the access token of a user grant, with a fresh jti and
+// iat, unsigned.
+func (m *Minter) userAccess(ctx context.Context, g userGrant) (Access, error) {
+	perms, err := m.permissionsOf(ctx, g.User.Roles)
+	if err != nil {
+		return Access{}, err
 	}
 	a := Access{Subject: g.User.ID, ClientID: g.Client.ID, Audiences: g.Audiences, Scopes: g.Scopes,
 		Roles: g.User.Roles, Permissions: perms, SID: g.SID, AuthTime: g.AuthTime}
 	if slices.Contains(g.Scopes, ScopeEmail) {
 		a.Email = g.User.Email
 	}
+	a.ID, a.IssuedAt = m.nextAccess()
+	return a, nil
+}
+
+// signForUser signs a (see userAccess) and, with the "openid" scope, the
+// id_token of g, and returns the response without its refresh token.
+func (m *Minter) signForUser(g userGrant, a Access) (Minted, *Response, error) {
 	at, err := m.Access(a)
 	if err != nil {
 		return Minted{}, nil, err
@@ -205,4 +243,9 @@ func (m *Minter) forUser(ctx context.Context, g userGrant) (Minted, *Response, e
 // acceptance of the token.
 func issuedAccess(at Minted) store.IssuedAccessToken {
 	return store.IssuedAccessToken{JTI: at.JTI, ExpiresAt: at.ExpiresAt.Add(keys.MaxLeeway)}
+}
+
+// issuedAccessOf is issuedAccess for a token not signed yet.
+func (m *Minter) issuedAccessOf(a Access) store.IssuedAccessToken {
+	return store.IssuedAccessToken{JTI: a.ID, ExpiresAt: m.accessExpiry(a).Add(keys.MaxLeeway)}
 }

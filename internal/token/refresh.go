@@ -31,59 +31,66 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 	if plain == "" {
 		return nil, oauth.NewError(oauth.CodeInvalidRequest, "refresh_token is required")
 	}
-	hash := secret.Hash(plain)
-	_, gr, err := g.cfg.Store.GetRefreshToken(ctx, hash)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errBadRefresh
-	case err != nil:
-		return nil, oauth.Unavailable(fmt.Errorf("load refresh token: %w", err))
-	}
-	// RT-03: bound to its client (RFC 6749 §6); another client learns
-	// nothing and changes nothing.
-	if gr.ClientID != c.ID {
-		return nil, errBadRefresh
-	}
-	// Spent, expired and revoked tokens are left to the store, which
-	// decides under its lock; only a revoked family is refused early, to
-	// skip signing tokens that could never be issued.
-	if !gr.RevokedAt.IsZero() {
-		return nil, errBadRefresh
-	}
-	scopes, err := refreshScopes(f, gr.Scopes, c.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	// RT-07: a disabled or deleted user's grants stop working at once.
-	u, err := activeUser(ctx, g.cfg.Store, gr.UserID)
-	if err != nil {
-		return nil, err
-	}
-	_, aud, err := tokenAudiences(f, gr.Audiences, c)
-	if err != nil {
-		return nil, err
-	}
-	at, resp, err := g.minter.forUser(ctx, userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud,
-		SID: gr.SessionID, AuthTime: gr.AuthTime})
-	if err != nil {
-		return nil, err
-	}
-
 	now := g.cfg.Now()
 	next := secret.Token()
-	iss := store.Issue{RefreshToken: newRefreshToken(next, gr, now, g.cfg.RefreshIdleTTL), AccessToken: issuedAccess(at)}
-	rotated, revs, err := g.cfg.Store.RotateRefreshToken(ctx, hash, now, c.RefreshGrace, iss)
-	switch {
-	case errors.Is(err, store.ErrReused):
-		if rotated.ID == "" {
-			rotated = gr
+	var (
+		ug userGrant
+		a  Access
+	)
+	// The store reads the token, its grant and user, has plan decide
+	// (no signing, which would hold the write lock on SQLite) and writes
+	// the rotation with the planned access token's jti; the tokens are
+	// signed once it has committed.
+	plan := func(_ store.RefreshToken, gr store.Grant, u store.User) (store.Issue, error) {
+		// RT-03: bound to its client (RFC 6749 §6); another client learns
+		// nothing and changes nothing.
+		if gr.ClientID != c.ID {
+			return store.Issue{}, errBadRefresh
 		}
+		// Spent, expired and revoked tokens are left to the store, which
+		// decides under its lock; a revoked family is refused here only
+		// to skip the work for a token that can never be rotated.
+		if !gr.RevokedAt.IsZero() {
+			return store.Issue{}, errBadRefresh
+		}
+		scopes, err := refreshScopes(f, gr.Scopes, c.Scopes)
+		if err != nil {
+			return store.Issue{}, err
+		}
+		// RT-07: a disabled or deleted user's grants stop working at once.
+		if u.ID == "" || u.Disabled {
+			return store.Issue{}, errUserGone
+		}
+		_, aud, err := tokenAudiences(f, gr.Audiences, c)
+		if err != nil {
+			return store.Issue{}, err
+		}
+		ug = userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud, SID: gr.SessionID, AuthTime: gr.AuthTime}
+		if a, err = g.minter.userAccess(ctx, ug); err != nil {
+			return store.Issue{}, err
+		}
+		return store.Issue{RefreshToken: newRefreshToken(next, gr, now, g.cfg.RefreshIdleTTL),
+			AccessToken: g.minter.issuedAccessOf(a)}, nil
+	}
+	rotated, revs, err := g.cfg.Store.RotateRefreshTokenWith(ctx, secret.Hash(plain), now, c.RefreshGrace, plan)
+	var oe *oauth.Error
+	switch {
+	case errors.As(err, &oe):
+		return nil, err
+	case errors.Is(err, store.ErrReused):
 		g.reuseDetected(ctx, rotated, revs)
 		return nil, errBadRefresh
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrNotFound):
 		return nil, errBadRefresh
 	case err != nil:
 		return nil, oauth.Unavailable(fmt.Errorf("rotate refresh token: %w", err))
+	}
+	// Signing fails only without a key for the algorithm, which the keys
+	// manager ensures at start; the rotation has committed by then, and a
+	// client that retries within its refresh grace window gets new tokens.
+	_, resp, err := g.minter.signForUser(ug, a)
+	if err != nil {
+		return nil, err
 	}
 	resp.RefreshToken = next
 	// Refreshes are counted, not stored one by one: every signed-in user

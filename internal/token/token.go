@@ -52,7 +52,7 @@ type Store interface {
 	GetAuthCode(ctx context.Context, hash []byte) (store.AuthCode, error)
 	RedeemAuthCode(ctx context.Context, hash []byte, now time.Time, g store.Grant, iss store.Issue) ([]store.Revocation, error)
 	GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshToken, store.Grant, error)
-	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss store.Issue) (store.Grant, []store.Revocation, error)
+	RotateRefreshTokenWith(ctx context.Context, hash []byte, now time.Time, grace time.Duration, plan store.RotationPlan) (store.Grant, []store.Revocation, error)
 	RevokeGrant(ctx context.Context, id string, now time.Time) ([]store.Revocation, error)
 	EndSession(ctx context.Context, sid string, now, sidExpiresAt time.Time) ([]store.Revocation, error)
 	CreateDeviceCode(ctx context.Context, d store.DeviceCode, now time.Time) error

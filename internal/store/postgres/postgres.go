@@ -35,10 +35,12 @@ var migrations embed.FS
 // Pool limits. They keep one node well under PostgreSQL's default
 // max_connections of 100 even with several nodes, and recycle connections
 // so that server-side memory and failovers behind a proxy do not pin them
-// forever.
+// forever. Every open connection may stay idle: with fewer idle slots
+// than open connections, a busy node closes connections as requests end
+// and opens new ones (a forked backend and a handshake each) for the next.
 const (
 	maxOpenConns    = 20
-	maxIdleConns    = 10
+	maxIdleConns    = maxOpenConns
 	connMaxLifetime = 30 * time.Minute
 	connMaxIdleTime = 5 * time.Minute
 )

@@ -64,6 +64,16 @@ WHERE r.hash = $1`
 
 	selectRefreshTokenGrantID = `SELECT grant_id FROM refresh_tokens WHERE hash = $1`
 
+	// The user columns read as their zero values when the user is gone.
+	selectRefreshTokenGrantUser = `SELECT r.hash, r.grant_id, r.created_at, r.expires_at, r.used_at,
+g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.audiences,
+g.auth_time, g.created_at, g.expires_at, g.revoked_at,
+COALESCE(u.id, ''), COALESCE(u.username, ''), COALESCE(u.email, ''), COALESCE(u.email_verified, false),
+COALESCE(u.password_hash, ''), COALESCE(u.roles, '[]'), COALESCE(u.disabled, false),
+COALESCE(u.created_at, 0), COALESCE(u.updated_at, 0), COALESCE(u.password_changed_at, 0)
+FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+WHERE r.hash = $1`
+
 	insertAccessToken = `INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)`
 
 	selectLiveAccessTokens = `SELECT jti, expires_at FROM access_tokens
@@ -255,18 +265,13 @@ func (s *DB) GetRefreshToken(ctx context.Context, hash []byte) (store.RefreshTok
 	return rr.token(), g, nil
 }
 
-// RotateRefreshToken implements store.Grants. The token and then its grant
-// are read with Dialect.ForUpdate, so concurrent rotations and revocations
-// of one grant run one after the other. Checks, in order: token absent
-// (ErrNotFound); grant revoked (ErrRevoked, nothing written); token used
-// outside the grace window (revoke, ErrReused) - a grace of zero or less
-// means no window, so with grace 0 every replay is reuse; token or grant
-// expired (ErrExpired; a used token within grace included). A used token
-// is thus reuse even once it or its grant has expired.
-//
-// With ErrRevoked, ErrExpired and ErrReused the grant is returned as well
-// (revoked, for ErrReused), so that the caller can audit whose family it
-// was; it must not issue from it.
+// RotateRefreshToken implements store.Grants. A first use (unused,
+// unexpired token of a live grant) writes without deciding anything else:
+// one statement on PostgreSQL (rotateFirstUse), or one compare-and-set in
+// the transaction. Anything else is decided in a transaction that locks
+// the grant and then the token (Dialect.ForUpdate), so that concurrent
+// rotations and revocations of one grant run one after the other; see
+// decideRotation for the checks and their order.
 func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss store.Issue) (store.Grant, []store.Revocation, error) {
 	if now.IsZero() {
 		return store.Grant{}, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", errZeroNow)
@@ -274,11 +279,6 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 	// UsedAt comes back truncated to the microsecond: truncate now alike so
 	// that the grace window is measured between instants of one precision.
 	now = now.Truncate(time.Microsecond)
-	var (
-		g      store.Grant
-		revs   []store.Revocation
-		reused bool
-	)
 	wantGrant := ""
 	if iss.RefreshToken != nil {
 		wantGrant = iss.RefreshToken.GrantID
@@ -301,22 +301,23 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 		}
 		// Anything but a first use is decided below, under locks.
 	}
+	var r rotation
 	err := s.inTx(ctx, func(tx cachedTx) error {
 		if !s.dialect.WritableCTEs {
 			var gid string
-			err := tx.QueryRowContext(ctx, s.sql.markRotated,
-				hash, toMicros(now), wantGrant).Scan(&gid)
+			err := tx.QueryRowContext(ctx, s.sql.markRotated, hash, toMicros(now), wantGrant).Scan(&gid)
 			if err == nil {
-				if g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant, gid)); err != nil {
+				if r.g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant, gid)); err != nil {
 					return err
 				}
-				return s.writeIssue(ctx, tx, g, iss)
+				return s.writeIssue(ctx, tx, r.g, iss)
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
-		// Lock the grant, then the token (the lock order).
+		// Lock the grant, then the token (the lock order). A token's
+		// grant_id never changes, so it may be read unlocked.
 		var gid string
 		err := tx.QueryRowContext(ctx, selectRefreshTokenGrantID, hash).Scan(&gid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -325,7 +326,7 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 		if err != nil {
 			return err
 		}
-		g, err = scanGrant(tx.QueryRowContext(ctx, selectGrant+s.dialect.ForUpdate, gid))
+		g, err := scanGrant(tx.QueryRowContext(ctx, selectGrant+s.dialect.ForUpdate, gid))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -340,47 +341,141 @@ func (s *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time,
 		if err != nil {
 			return err
 		}
-		rt := rr.token()
-		if !g.RevokedAt.IsZero() {
-			return store.ErrRevoked
+		return s.decideRotation(ctx, tx, rr.token(), g, now, grace, iss, &r)
+	})
+	return r.result(s, err)
+}
+
+// RotateRefreshTokenWith implements store.Grants. Where writes are
+// serialized (SQLite) everything happens in one transaction on the
+// writer, whose connection has every page it needs cached: the joined
+// read, plan, and the writes. Elsewhere the token, grant and user are
+// read without locks, plan runs, and RotateRefreshToken rechecks and
+// writes (one round trip for a first use).
+func (s *DB) RotateRefreshTokenWith(ctx context.Context, hash []byte, now time.Time, grace time.Duration, plan store.RotationPlan) (store.Grant, []store.Revocation, error) {
+	if now.IsZero() {
+		return store.Grant{}, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", errZeroNow)
+	}
+	if s.w == nil {
+		rt, g, u, err := readRotation(ctx, s.q, hash)
+		if err != nil {
+			return store.Grant{}, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
 		}
-		used := !rt.UsedAt.IsZero()
-		if used && (grace <= 0 || now.Sub(rt.UsedAt) > grace) {
-			reused = true
-			entries, err := s.revokeGrantTx(ctx, tx, g.ID, now)
-			if err != nil {
-				return err
-			}
-			g.RevokedAt = fromMicros(toMicros(now))
-			revs, err = s.addRevocationsTx(ctx, tx, entries, now)
+		iss, err := plan(rt, g, u)
+		if err != nil {
+			return store.Grant{}, nil, err
+		}
+		return s.RotateRefreshToken(ctx, hash, now, grace, iss)
+	}
+	now = now.Truncate(time.Microsecond)
+	var (
+		r       rotation
+		planErr error
+	)
+	err := s.inTx(ctx, func(tx cachedTx) error {
+		rt, g, u, err := readRotation(ctx, tx, hash)
+		if err != nil {
 			return err
 		}
-		// Refresh tokens never outlive their grant (writeIssue clamps), so
-		// the first check only guards rows written otherwise.
-		if expired(g.ExpiresAt, now) || expired(rt.ExpiresAt, now) {
-			return store.ErrExpired
+		iss, err := plan(rt, g, u)
+		if err != nil {
+			planErr = err
+			return err
 		}
-		if !used {
-			n, err := exec(ctx, tx, markRefreshTokenUsed, hash, toMicros(now))
-			if err != nil {
-				return err
-			}
-			if n != 1 {
-				// Unreachable with the row lock (or SQLite's write lock).
-				return errors.New("refresh token changed during rotation")
-			}
-		}
-		return s.writeIssue(ctx, tx, g, iss)
+		return s.decideRotation(ctx, tx, rt, g, now, grace, iss, &r)
 	})
+	if planErr != nil {
+		return store.Grant{}, nil, planErr
+	}
+	return r.result(s, err)
+}
+
+// rotation is what a rotation transaction found and did.
+type rotation struct {
+	g      store.Grant
+	revs   []store.Revocation
+	reused bool
+}
+
+// result is RotateRefreshToken's answer for a transaction that ended with
+// err.
+func (r *rotation) result(s *DB, err error) (store.Grant, []store.Revocation, error) {
 	switch {
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired):
-		return g, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+		return r.g, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
 	case err != nil:
 		return store.Grant{}, nil, fmt.Errorf("sqlstore: rotate refresh token: %w", s.conflict(err))
-	case reused:
-		return g, revs, fmt.Errorf("sqlstore: rotate refresh token: %w", store.ErrReused)
+	case r.reused:
+		return r.g, r.revs, fmt.Errorf("sqlstore: rotate refresh token: %w", store.ErrReused)
 	}
-	return g, nil, nil
+	return r.g, nil, nil
+}
+
+// decideRotation rotates rt of grant g, both read under the transaction's
+// locks, at now (microsecond precision), in this order: grant revoked
+// (ErrRevoked, nothing written); token used and not within grace (revoke
+// the grant, record the revocations, r.reused); token or grant expired
+// (ErrExpired); otherwise mark the token used (unless this is a replay
+// within grace) and write iss. A used token is thus reuse even once it or
+// its grant has expired.
+func (s *DB) decideRotation(ctx context.Context, tx cachedTx, rt store.RefreshToken, g store.Grant, now time.Time, grace time.Duration, iss store.Issue, r *rotation) error {
+	r.g = g
+	if !g.RevokedAt.IsZero() {
+		return store.ErrRevoked
+	}
+	used := !rt.UsedAt.IsZero()
+	if used && (grace <= 0 || now.Sub(rt.UsedAt) > grace) {
+		r.reused = true
+		entries, err := s.revokeGrantTx(ctx, tx, g.ID, now)
+		if err != nil {
+			return err
+		}
+		r.g.RevokedAt = fromMicros(toMicros(now))
+		r.revs, err = s.addRevocationsTx(ctx, tx, entries, now)
+		return err
+	}
+	// Refresh tokens never outlive their grant (writeIssue clamps), so
+	// the first check only guards rows written otherwise.
+	if expired(g.ExpiresAt, now) || expired(rt.ExpiresAt, now) {
+		return store.ErrExpired
+	}
+	if !used {
+		n, err := exec(ctx, tx, markRefreshTokenUsed, rt.Hash, toMicros(now))
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			// Unreachable with the row lock (or SQLite's write lock).
+			return errors.New("refresh token changed during rotation")
+		}
+	}
+	return s.writeIssue(ctx, tx, g, iss)
+}
+
+// readRotation reads a refresh token with its grant and the grant's user
+// (the zero User when the user no longer exists), or ErrNotFound.
+func readRotation(ctx context.Context, q querier, hash []byte) (store.RefreshToken, store.Grant, store.User, error) {
+	var (
+		rr refreshTokenRow
+		gr grantRow
+		ur userRow
+	)
+	err := q.QueryRowContext(ctx, selectRefreshTokenGrantUser, hash).Scan(append(append(rr.dest(), gr.dest()...), ur.dest()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RefreshToken{}, store.Grant{}, store.User{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.RefreshToken{}, store.Grant{}, store.User{}, err
+	}
+	g, err := gr.grant()
+	if err != nil {
+		return store.RefreshToken{}, store.Grant{}, store.User{}, err
+	}
+	u, err := ur.user()
+	if err != nil {
+		return store.RefreshToken{}, store.Grant{}, store.User{}, err
+	}
+	return rr.token(), g, u, nil
 }
 
 // RevokeGrant implements store.Grants.

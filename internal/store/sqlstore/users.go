@@ -222,21 +222,33 @@ func (s *DB) DeleteUser(ctx context.Context, id string) error {
 }
 
 func scanUser(row scanner) (store.User, error) {
-	var (
-		u                                       store.User
-		roles                                   string
-		createdAt, updatedAt, passwordChangedAt int64
-	)
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.EmailVerified, &u.PasswordHash, &roles,
-		&u.Disabled, &createdAt, &updatedAt, &passwordChangedAt); err != nil {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return store.User{}, err
 	}
+	return r.user()
+}
+
+// userRow scans the userColumns of one row, alone or joined.
+type userRow struct {
+	u                                       store.User
+	roles                                   string
+	createdAt, updatedAt, passwordChangedAt int64
+}
+
+func (r *userRow) dest() []any {
+	return []any{&r.u.ID, &r.u.Username, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.roles,
+		&r.u.Disabled, &r.createdAt, &r.updatedAt, &r.passwordChangedAt}
+}
+
+func (r *userRow) user() (store.User, error) {
+	u := r.u
 	var err error
-	if u.Roles, err = decodeList(roles); err != nil {
+	if u.Roles, err = decodeList(r.roles); err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt = fromMicros(createdAt)
-	u.UpdatedAt = fromMicros(updatedAt)
-	u.PasswordChangedAt = fromMicros(passwordChangedAt)
+	u.CreatedAt = fromMicros(r.createdAt)
+	u.UpdatedAt = fromMicros(r.updatedAt)
+	u.PasswordChangedAt = fromMicros(r.passwordChangedAt)
 	return u, nil
 }

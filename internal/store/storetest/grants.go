@@ -27,6 +27,8 @@ var grantTests = []namedTest{
 	{"ConcurrentRefreshRotate", testConcurrentRotateRefresh},
 	{"ConcurrentRefreshAndRevoke", testConcurrentRotateAndRevoke},
 	{"ConcurrentRotationsFailAlone", testConcurrentRotationsFailAlone},
+	{"RefreshRotateWithPlan", testRotateWithPlan},
+	{"ConcurrentRefreshRotateWithPlan", testConcurrentRotateWithPlan},
 	{"RevokeGrant", testRevokeGrant},
 	{"RevokeUserGrants", testRevokeUserGrants},
 	{"EndSession", testEndSession},
@@ -736,6 +738,102 @@ func concurrentRotateRound(t *testing.T, s store.Store, id string) {
 	if _, _, err := s.RotateRefreshToken(t.Context(), []byte(fmt.Sprint(id, "-rt-", winner)), now, 0, issue(id+"-rt-z", id+"-at-z", atExp)); !errors.Is(err, store.ErrRevoked) {
 		t.Errorf("%s: RotateRefreshToken(winner's token) = %v, want ErrRevoked", id, err)
 	}
+}
+
+// constPlan plans iss whatever it is shown.
+func constPlan(iss store.Issue) store.RotationPlan {
+	return func(store.RefreshToken, store.Grant, store.User) (store.Issue, error) { return iss, nil }
+}
+
+// testRotateWithPlan: the plan sees the token, its grant and the grant's
+// user as stored (the zero User once the user is gone), its refusal is
+// returned as it is with nothing written, and what it plans is written
+// with RotateRefreshToken's rules (reuse included).
+func testRotateWithPlan(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := fullUser("u1", "alice", "alice@example.com")
+	mustCreateUser(t, s, u)
+	g := grant("g1", "web", "u1", "sid-1")
+	first := issue("rt0", "at0", at(time.Hour))
+	mustCreateGrant(t, s, g, first)
+	wantRT, _ := mustGetRefresh(t, s, "rt0")
+
+	refused := errors.New("refused by the plan")
+	now := at(time.Minute)
+	var seen int
+	_, _, err := s.RotateRefreshTokenWith(ctx, []byte("rt0"), now, 0, func(rt store.RefreshToken, gr store.Grant, us store.User) (store.Issue, error) {
+		seen++
+		assertEqual(t, "planned token", rt, wantRT)
+		assertEqual(t, "planned grant", gr, g)
+		assertEqual(t, "planned user", us, u)
+		return store.Issue{}, refused
+	})
+	if err != refused || seen != 1 { //nolint:errorlint // the plan's error must come back as it is
+		t.Fatalf("RotateRefreshTokenWith(refusing plan) = %v after %d plans, want the plan's error after 1", err, seen)
+	}
+	if rt, _ := mustGetRefresh(t, s, "rt0"); !rt.UsedAt.IsZero() {
+		t.Error("a refused plan marked the token used")
+	}
+
+	got, revs, err := s.RotateRefreshTokenWith(ctx, []byte("rt0"), now, 0, constPlan(issue("rt1", "at1", at(time.Hour))))
+	if err != nil || got.ID != "g1" || len(revs) != 0 {
+		t.Fatalf("RotateRefreshTokenWith = %+v, %v, %v; want g1", got, revs, err)
+	}
+	if rt, gr := mustGetRefresh(t, s, "rt1"); gr.ID != "g1" || !rt.UsedAt.IsZero() {
+		t.Errorf("planned token = %+v of %q; want an unused token of grant g1", rt, gr.ID)
+	}
+	assertNotRevoked(t, s, "at1", "", "", now)
+
+	// Replay of the spent token: reuse, the family revoked.
+	_, revs, err = s.RotateRefreshTokenWith(ctx, []byte("rt0"), now.Add(time.Second), 0, constPlan(issue("rt2", "at2", at(time.Hour))))
+	if !errors.Is(err, store.ErrReused) {
+		t.Fatalf("replay = %v, want ErrReused", err)
+	}
+	assertEntries(t, "revocations of the replay", revs, jtiEntries(now.Add(time.Second), "at0", at(time.Hour), "at1", at(time.Hour)))
+
+	_, _, err = s.RotateRefreshTokenWith(ctx, []byte("missing"), now, 0, func(store.RefreshToken, store.Grant, store.User) (store.Issue, error) {
+		t.Error("plan called for a missing token")
+		return store.Issue{}, nil
+	})
+	assertNotFound(t, "RotateRefreshTokenWith(missing)", err)
+
+	// The user is gone: the plan sees the zero User.
+	mustCreateGrant(t, s, grant("g2", "web", "u-gone", "sid-2"), issue("rt-g2", "at-g2", at(time.Hour)))
+	_, _, err = s.RotateRefreshTokenWith(ctx, []byte("rt-g2"), now, 0, func(_ store.RefreshToken, _ store.Grant, us store.User) (store.Issue, error) {
+		assertEqual(t, "user of a grant whose user is gone", us, store.User{})
+		return store.Issue{}, refused
+	})
+	if err != refused { //nolint:errorlint // as above
+		t.Errorf("RotateRefreshTokenWith(user gone) = %v, want the plan's error", err)
+	}
+}
+
+// testConcurrentRotateWithPlan is testConcurrentRotateRefresh through
+// RotateRefreshTokenWith: one rotation wins, one detects reuse.
+func testConcurrentRotateWithPlan(t *testing.T, s store.Store) {
+	const n = 20
+	atExp := at(time.Hour)
+	mustCreateGrant(t, s, grant("g1", "web", "u1", "sid-1"), issue("rt0", "at0", atExp))
+	now := at(time.Minute)
+	errs := runConcurrently(n, func(i int) error {
+		_, _, err := s.RotateRefreshTokenWith(t.Context(), []byte("rt0"), now, 0, constPlan(issue(fmt.Sprint("rt-", i), fmt.Sprint("at-", i), atExp)))
+		return err
+	})
+	won, reused := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, store.ErrReused):
+			reused++
+		case !errors.Is(err, store.ErrRevoked):
+			t.Errorf("goroutine %d: %v, want nil, ErrReused or ErrRevoked", i, err)
+		}
+	}
+	if won != 1 || reused != 1 {
+		t.Errorf("%d rotations won and %d detected reuse, want 1 and 1", won, reused)
+	}
+	assertRevokedAt(t, s, "g1", now)
 }
 
 // testConcurrentRotationsFailAlone runs rotations of many grants at once,
