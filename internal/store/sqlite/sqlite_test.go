@@ -218,3 +218,34 @@ func open2(t *testing.T, path string) *Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// TestPanicInTransactionReachesCaller: a function that panics inside a
+// write transaction (here a rotation plan, which runs on the writer
+// goroutine) panics in its caller's goroutine, as it would without the
+// writer, and the store keeps working.
+func TestPanicInTransactionReachesCaller(t *testing.T) {
+	s := open(t)
+	now := time.Now()
+	g := store.Grant{ID: "g1", ClientID: "web", UserID: "u1", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	iss := store.Issue{RefreshToken: &store.RefreshToken{Hash: []byte("rt0"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		AccessToken: store.IssuedAccessToken{JTI: "at0", ExpiresAt: now.Add(time.Hour)}}
+	if err := s.CreateGrant(t.Context(), g, iss); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "plan bug" {
+				t.Errorf("recovered %v, want the plan's panic", p)
+			}
+		}()
+		_, _, _ = s.RotateRefreshTokenWith(t.Context(), []byte("rt0"), now, 0, func(store.RefreshToken, store.Grant, store.User) (store.Issue, error) {
+			panic("plan bug")
+		})
+	}()
+	if rt, _, err := s.GetRefreshToken(t.Context(), []byte("rt0")); err != nil || !rt.UsedAt.IsZero() {
+		t.Errorf("after the panic: token %+v, %v; want it unused", rt, err)
+	}
+	if err := s.CreateClient(t.Context(), store.Client{ID: "c1", Name: "c1", TokenEndpointAuthMethod: store.AuthNone, Public: true}); err != nil {
+		t.Errorf("a write after the panic: %v", err)
+	}
+}

@@ -36,6 +36,10 @@ type txRequest struct {
 	ctx  context.Context
 	fn   func(cachedTx) error
 	done chan error
+	// panicked holds what fn panicked with, if it did; do panics with it
+	// again in the caller's goroutine, where a panic would have been
+	// without the writer.
+	panicked any
 }
 
 func newWriter(s *DB) *writer {
@@ -57,7 +61,25 @@ func (w *writer) do(ctx context.Context, fn func(cachedTx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-r.done
+	err := <-r.done
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return err
+}
+
+// errPanicked stands for the outcome of a transaction whose function
+// panicked.
+var errPanicked = errors.New("transaction function panicked")
+
+// call runs r.fn, turning a panic into errPanicked (and r.panicked).
+func (r *txRequest) call(t cachedTx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panicked, err = p, errPanicked
+		}
+	}()
+	return r.fn(t)
 }
 
 // close stops the writer after the group it is running, if any.
@@ -116,7 +138,7 @@ func (w *writer) run(group []*txRequest, errs []error) []error {
 		}
 		t := cachedTx{Tx: tx, s: w.s, ctx: context.WithoutCancel(r.ctx)}
 		if alone {
-			if errs[i] = r.fn(t); errs[i] != nil {
+			if errs[i] = r.call(t); errs[i] != nil {
 				return errs
 			}
 			continue
@@ -124,7 +146,7 @@ func (w *writer) run(group []*txRequest, errs []error) []error {
 		if _, err := t.ExecContext(t.ctx, "SAVEPOINT tx"); err != nil {
 			return failAll(errs, fmt.Errorf("savepoint: %w", err))
 		}
-		if errs[i] = r.fn(t); errs[i] != nil {
+		if errs[i] = r.call(t); errs[i] != nil {
 			// A statement error that SQLite answers by rolling back the
 			// whole transaction (I/O, disk full) takes the savepoint with
 			// it: then nothing of the group is left to commit.
