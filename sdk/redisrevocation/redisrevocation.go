@@ -144,54 +144,37 @@ func (c *Checker) Close() {
 
 // Revoked implements sdk.RevocationChecker: it reads SyncedKey, then the
 // token's jti, subject and sid (when it has one) keys through the
-// client-side cache; a token seen for the first time costs two round
-// trips. Without SyncedKey it returns ErrNotSynced. A token without "iat"
-// is revoked by any subject entry.
+// client-side cache; a token seen for the first time costs three round
+// trips (the last reads SyncedKey again), a token seen before none.
+// Without SyncedKey it returns ErrNotSynced. A token without "iat" is
+// revoked by any subject entry.
 func (c *Checker) Revoked(ctx context.Context, cl *sdk.Claims) (bool, error) {
 	// A lost connection takes the cache with it and rueidis keeps
 	// redialling, so an unbounded check would hang the request.
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	b := c.client.B()
-	// The mark first: entries read after it come from a Redis that held
-	// a complete copy when the mark was read. (Read after them, it could
-	// vouch for an entry read before a node had copied it back.) Once
-	// cached, this costs no round trip; a DoMultiCache of all the keys
-	// would cost three times as much when every answer is cached.
-	if err := synced(c.client.DoCache(ctx, b.Get().Key(SyncedKey).Cache(), c.ttl)); err != nil {
+	// The mark first, so that an entry read before a node copied it
+	// back is never vouched for by a mark written after.
+	if err := c.synced(c.client.DoCache(ctx, c.client.B().Get().Key(SyncedKey).Cache(), c.ttl)); err != nil {
 		return false, err
 	}
-	jti := c.client.DoCache(ctx, b.Get().Key(KeyPrefix+sdk.RevokeJTI+":"+cl.ID).Cache(), c.ttl)
-	if r, err := c.revokedBy(jti, cl, false); r || err != nil {
-		return r, err
+	revoked, fromRedis, err := c.entries(ctx, cl)
+	if revoked || err != nil || !fromRedis {
+		return revoked, err
 	}
-	sub := b.Get().Key(KeyPrefix + sdk.RevokeSubject + ":" + cl.Subject).Cache()
-	var sid rueidis.Cacheable
-	if cl.SID != "" {
-		sid = b.Get().Key(KeyPrefix + sdk.RevokeSession + ":" + cl.SID).Cache()
-	}
-	if !jti.IsCacheHit() && cl.SID != "" {
-		// A token seen for the first time: fetch the other two keys in
-		// one round trip. (DoMultiCache costs microseconds even when
-		// every answer is cached, so hot tokens take the path below.)
-		res := c.client.DoMultiCache(ctx, rueidis.CT(sub, c.ttl), rueidis.CT(sid, c.ttl))
-		r, err := c.revokedBy(res[0], cl, true)
-		if r || err != nil {
-			return r, err
-		}
-		return c.revokedBy(res[1], cl, false)
-	}
-	if r, err := c.revokedBy(c.client.DoCache(ctx, sub, c.ttl), cl, true); r || err != nil {
-		return r, err
-	}
-	if cl.SID == "" {
-		return false, nil
-	}
-	return c.revokedBy(c.client.DoCache(ctx, sid, c.ttl), cl, false)
+	// An answer came from Redis itself, not the cache, so it may be
+	// younger than the cached mark: Redis may have lost its data in
+	// between, the invalidation of the mark still on its way (rueidis
+	// spreads keys over several connections, so it can arrive after that
+	// answer). The mark is read again, from Redis, after that answer.
+	// (Answers all from the cache predate any such loss, like any answer
+	// within the invalidation delay.)
+	return false, c.synced(c.client.Do(ctx, c.client.B().Get().Key(SyncedKey).Build()))
 }
 
-// synced reads the answer to GET SyncedKey.
-func synced(res rueidis.RedisResult) error {
+// synced reads an answer to GET SyncedKey: ErrNotSynced when the key is
+// missing.
+func (c *Checker) synced(res rueidis.RedisResult) error {
 	switch err := res.Error(); {
 	case rueidis.IsRedisNil(err):
 		return ErrNotSynced
@@ -199,6 +182,40 @@ func synced(res rueidis.RedisResult) error {
 		return fmt.Errorf("redisrevocation: %w", err)
 	}
 	return nil
+}
+
+// entries reads the token's entries, reporting whether any answer came
+// from Redis rather than the cache.
+func (c *Checker) entries(ctx context.Context, cl *sdk.Claims) (revoked, fromRedis bool, err error) {
+	b := c.client.B()
+	jti := c.client.DoCache(ctx, b.Get().Key(KeyPrefix+sdk.RevokeJTI+":"+cl.ID).Cache(), c.ttl)
+	fromRedis = !jti.IsCacheHit()
+	if r, err := c.revokedBy(jti, cl, false); r || err != nil {
+		return r, fromRedis, err
+	}
+	sub := b.Get().Key(KeyPrefix + sdk.RevokeSubject + ":" + cl.Subject).Cache()
+	if cl.SID == "" {
+		res := c.client.DoCache(ctx, sub, c.ttl)
+		r, err := c.revokedBy(res, cl, true)
+		return r, fromRedis || !res.IsCacheHit(), err
+	}
+	sid := b.Get().Key(KeyPrefix + sdk.RevokeSession + ":" + cl.SID).Cache()
+	var res [2]rueidis.RedisResult
+	if fromRedis {
+		// A token seen for the first time: fetch the other two keys in
+		// one round trip. (DoMultiCache costs microseconds even when
+		// every answer is cached, so hot tokens take the path below.)
+		copy(res[:], c.client.DoMultiCache(ctx, rueidis.CT(sub, c.ttl), rueidis.CT(sid, c.ttl)))
+	} else {
+		res[0], res[1] = c.client.DoCache(ctx, sub, c.ttl), c.client.DoCache(ctx, sid, c.ttl)
+	}
+	for i, r := range res {
+		fromRedis = fromRedis || !r.IsCacheHit()
+		if rv, err := c.revokedBy(r, cl, i == 0); rv || err != nil {
+			return rv, fromRedis, err
+		}
+	}
+	return false, fromRedis, nil
 }
 
 // revokedBy reads one GET answer: a jti or sid key revokes by existing, a

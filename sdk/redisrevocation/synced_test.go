@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -162,5 +163,54 @@ func TestCheckerFailsClosedUntilSynced(t *testing.T) {
 	}
 	if !notSynced(revokedTok) {
 		t.Fatal("after a restart: want ErrNotSynced")
+	}
+}
+
+// Checks racing a FLUSHALL never answer "not revoked" for a token revoked
+// before it: a check that read the mark from the cache just before the
+// flush's invalidation arrived, and then an entry from the emptied Redis,
+// must see the mark gone (each round checks tokens first seen after the
+// mark was cached, so their entries come from Redis).
+func TestCheckerNeverFailsOpenOnFlush(t *testing.T) {
+	rs := startRedisServer(t)
+	c := newChecker(t, rs.addr)
+	w, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rs.addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const perRound = 2000
+	for round := range 10 {
+		cmds := make(rueidis.Commands, 0, perRound+1)
+		claims := make([]*sdk.Claims, 0, perRound)
+		for i := range perRound {
+			id := "r" + strconv.Itoa(round) + "-" + strconv.Itoa(i)
+			cmds = append(cmds, w.B().Set().Key(KeyPrefix+sdk.RevokeJTI+":"+id).Value("1").Ex(time.Hour).Build())
+			claims = append(claims, &sdk.Claims{ID: id, Subject: "u", IssuedAt: time.Now()})
+		}
+		cmds = append(cmds, w.B().Set().Key(SyncedKey).Value("1").Build())
+		for _, res := range w.DoMulti(t.Context(), cmds...) {
+			if err := res.Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "the mark is read as set", func() bool {
+			_, err := c.Revoked(t.Context(), claims[0])
+			return err == nil
+		})
+		flushed := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Duration(round) * time.Millisecond)
+			flushed <- w.Do(context.Background(), w.B().Flushall().Build()).Error()
+		}()
+		for _, cl := range claims[1:] {
+			r, err := c.Revoked(t.Context(), cl)
+			if err == nil && !r {
+				t.Fatalf("round %d: token %s revoked before a FLUSHALL is not revoked during it", round, cl.ID)
+			}
+		}
+		if err := <-flushed; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
