@@ -16,9 +16,11 @@ import (
 // INFO per second per node, which no deployment needs to tune.
 const (
 	// mirrorCheckInterval is how often the loop reads the mirror's status
-	// (its synced mark and server process), and how often it retries
-	// while the mirror is down.
+	// (its synced mark and server process).
 	mirrorCheckInterval = time.Second
+	// mirrorRetryInterval is how often it tries again while the mirror
+	// fails, so that a Redis back from an outage is copied to soon.
+	mirrorRetryInterval = 250 * time.Millisecond
 	// mirrorCopyInterval bounds the time between complete copies, which
 	// repair whatever no other trigger noticed.
 	mirrorCopyInterval = 5 * time.Minute
@@ -143,9 +145,16 @@ func (l *List) keepMirror(ctx context.Context) {
 	tick := true // check and copy at once
 	for {
 		rs, waiters, overflow := l.queue.take()
+		wasFailing := ml.failing
 		ml.step(ctx, tick, rs, overflow)
 		release(waiters)
 		l.mirrorOK.Store(!ml.failing && ml.reason == "")
+		switch {
+		case ml.failing && !wasFailing:
+			t.Reset(mirrorRetryInterval)
+		case !ml.failing && wasFailing:
+			t.Reset(mirrorCheckInterval)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -193,8 +202,8 @@ func (ml *mirrorLoop) step(ctx context.Context, tick bool, rs []store.Revocation
 	}
 	switch {
 	case ml.reason != "" && (tick || !ml.failing):
-		// While the mirror fails, retry once per check, not on every
-		// queued entry.
+		// While the mirror fails, retry on ticks, not on every queued
+		// entry.
 		start := l.cfg.Now()
 		n, marked, err := l.copyAll(ctx)
 		if err != nil {
