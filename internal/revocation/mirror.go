@@ -96,8 +96,9 @@ func (l *List) mirror(rs []store.Revocation, done chan struct{}) {
 // working mirror: far more than a write to a healthy Redis takes, so that
 // a client told its token is revoked can count on resource servers that
 // read Redis knowing it too, yet short enough that a Redis failing
-// without refusing connections costs a revoke little. Once the loop has
-// seen Redis fail, Revoke does not wait at all.
+// without refusing connections, or a complete copy in progress, costs a
+// revoke little. Once the loop has seen Redis fail, Revoke does not wait
+// at all.
 const mirrorRevokeWait = 500 * time.Millisecond
 
 // mirrorAndWait is mirror for Revoke: it waits up to mirrorRevokeWait for
@@ -140,6 +141,7 @@ const (
 func (l *List) keepMirror(ctx context.Context) {
 	t := time.NewTicker(mirrorCheckInterval)
 	defer t.Stop()
+	l.mirrorOK.Store(true)
 	defer l.mirrorOK.Store(false)
 	ml := mirrorLoop{l: l, reason: copyAtStart}
 	tick := true // check and copy at once
@@ -148,7 +150,7 @@ func (l *List) keepMirror(ctx context.Context) {
 		wasFailing := ml.failing
 		ml.step(ctx, tick, rs, overflow)
 		release(waiters)
-		l.mirrorOK.Store(!ml.failing && ml.reason == "")
+		l.mirrorOK.Store(!ml.failing)
 		switch {
 		case ml.failing && !wasFailing:
 			t.Reset(mirrorRetryInterval)

@@ -104,8 +104,9 @@ type List struct {
 	endOnce sync.Once
 	// queue holds entries waiting for the mirror.
 	queue mirrorQueue
-	// mirrorOK is set while the mirror loop runs, its last call to the
-	// mirror succeeded and no complete copy is due.
+	// mirrorOK is set while the mirror loop runs and its last call to the
+	// mirror did not fail: Revoke then waits for its entries to be
+	// written.
 	mirrorOK atomic.Bool
 }
 
