@@ -302,3 +302,11 @@ func TestRedisRestartedEmptyIsReMirrored(t *testing.T) {
 		}
 	}
 }
+
+// The mark Gatehouse writes after a complete copy is the one the SDK's
+// Redis checker requires.
+func TestRedisSyncedKeyMatchesSDK(t *testing.T) {
+	if revocation.RedisSyncedKey != redisrevocation.SyncedKey {
+		t.Fatalf("server marks %q, SDK reads %q", revocation.RedisSyncedKey, redisrevocation.SyncedKey)
+	}
+}
