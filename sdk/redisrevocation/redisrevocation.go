@@ -15,12 +15,12 @@
 // A Redis that restarted empty or was flushed lacks every entry, which
 // would read as "not revoked". It lacks the synced key too, so the Checker
 // fails closed (ErrNotSynced) until a Gatehouse node has copied the list
-// back, which nodes do within a few seconds of Redis answering again
+// back, which nodes do within a second or two of Redis answering again
 // (docs/tokens.md).
 //
 // The Checker reads the keys of a token with client-side caching (RESP3
-// CLIENT TRACKING through rueidis): the first check of a token costs one
-// pipelined round trip, and later checks are answered from memory, since
+// CLIENT TRACKING through rueidis): the first check of a token costs a few
+// round trips, and later checks are answered from memory, since
 // Redis tells the client to drop a cached answer as soon as the key
 // changes. A revocation made on any Gatehouse node reaches every Checker
 // within a few milliseconds of reaching Redis. When the connection to Redis
@@ -154,7 +154,8 @@ func (c *Checker) Revoked(ctx context.Context, cl *sdk.Claims) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// The mark first, so that an entry read before a node copied it
-	// back is never vouched for by a mark written after.
+	// back is not vouched for by a mark written after (a cached mark lags
+	// Redis only by the invalidation delay, far less than a copy takes).
 	if err := c.synced(c.client.DoCache(ctx, c.client.B().Get().Key(SyncedKey).Cache(), c.ttl)); err != nil {
 		return false, err
 	}
