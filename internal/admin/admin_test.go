@@ -236,7 +236,7 @@ func TestClientIDsStayApartFromOtherSubjects(t *testing.T) {
 func TestRevokeSubjectTokensCoversTheNextSecond(t *testing.T) {
 	st := openStore(t)
 	now := time.Date(2026, 11, 29, 10, 0, 0, 900_000_000, time.UTC)
-	revs, err := RevokeSubjectTokens(t.Context(), st, "u1", now, 15*time.Minute)
+	revs, err := revokeSubjectTokens(t.Context(), st, "u1", now, 15*time.Minute)
 	if err != nil || len(revs) != 1 {
 		t.Fatal(revs, err)
 	}
@@ -247,7 +247,7 @@ func TestRevokeSubjectTokensCoversTheNextSecond(t *testing.T) {
 }
 
 // TestCheckRolesExist: roles are given only once they exist; every missing
-// one is named, and GrantRole applies the same rule.
+// one is named, and granting a role applies the same rule.
 func TestCheckRolesExist(t *testing.T) {
 	st := openStore(t)
 	ctx := t.Context()
@@ -264,7 +264,7 @@ func TestCheckRolesExist(t *testing.T) {
 	if !errors.Is(err, ErrUnknownRole) || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("CheckRolesExist = %v, want ErrUnknownRole", err)
 	}
-	if want := `invalid: roles "nope", "nada" do not exist`; err.Error() != want {
+	if want := `roles "nope", "nada" do not exist`; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
 
@@ -273,10 +273,10 @@ func TestCheckRolesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := GrantRole(ctx, st, HolderUser, u.ID, "nope", time.Now()); !errors.Is(err, ErrUnknownRole) {
+	if _, err := grantRole(ctx, st, HolderUser, u.ID, "nope", time.Now()); !errors.Is(err, ErrUnknownRole) {
 		t.Fatalf("GrantRole of a missing role = %v, want ErrUnknownRole", err)
 	}
-	if roles, err := GrantRole(ctx, st, HolderUser, u.ID, "viewer", time.Now()); err != nil || len(roles) != 1 {
+	if roles, err := grantRole(ctx, st, HolderUser, u.ID, "viewer", time.Now()); err != nil || len(roles) != 1 {
 		t.Fatalf("GrantRole = %v, %v", roles, err)
 	}
 }

@@ -20,27 +20,6 @@ import (
 // explicit scopes.
 func DefaultUserScopes() []string { return []string{"openid", "profile", "email", "offline_access"} }
 
-// ErrInvalid wraps every validation failure; the message says what is wrong.
-var ErrInvalid = errors.New("invalid")
-
-// Refusals of client registration metadata, told apart as RFC 7591 §3.2.2
-// does: ErrInvalidRedirectURI for a redirect or post-logout redirect URI,
-// ErrInvalidClientMetadata for any other field. Both wrap ErrInvalid and
-// read like it, so every message still starts "invalid: ".
-var (
-	ErrInvalidRedirectURI    = fmt.Errorf("%w", ErrInvalid)
-	ErrInvalidClientMetadata = fmt.Errorf("%w", ErrInvalid)
-)
-
-func invalid(format string, args ...any) error {
-	return invalidAs(ErrInvalid, format, args...)
-}
-
-// invalidAs is invalid wrapping kind, one of the errors above.
-func invalidAs(kind error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s", kind, fmt.Sprintf(format, args...))
-}
-
 // ClientSpec describes a client to create or the new state of one.
 type ClientSpec struct {
 	// ID is optional at creation (a random one is generated).
@@ -59,6 +38,40 @@ type ClientSpec struct {
 	// IDTokenAlg is id_token_signed_response_alg: RS256 (the default, and
 	// OpenID Connect's) or ES256, about 30 times cheaper to sign.
 	IDTokenAlg string
+}
+
+// ClientPatch is a change to a client: the fields that are not nil replace
+// the client's. The command line builds one from its flags, the admin API
+// from a PATCH body (which has no roles: they change through the role
+// routes, one grant at a time).
+type ClientPatch struct {
+	Name, AuthMethod                     *string
+	RedirectURIs, PostLogoutRedirectURIs *[]string
+	GrantTypes, Scopes, Audiences, Roles *[]string
+	SkipConsent                          *bool
+	RefreshGrace                         *time.Duration
+	IDTokenAlg                           *string
+}
+
+// apply changes s as p says.
+func (p ClientPatch) apply(s *ClientSpec) {
+	set(&s.Name, p.Name)
+	set(&s.AuthMethod, p.AuthMethod)
+	set(&s.RedirectURIs, p.RedirectURIs)
+	set(&s.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)
+	set(&s.GrantTypes, p.GrantTypes)
+	set(&s.Scopes, p.Scopes)
+	set(&s.Audiences, p.Audiences)
+	set(&s.Roles, p.Roles)
+	set(&s.SkipConsent, p.SkipConsent)
+	set(&s.RefreshGrace, p.RefreshGrace)
+	set(&s.IDTokenAlg, p.IDTokenAlg)
+}
+
+func set[T any](dst, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // IDTokenAlgs are the id_token signing algorithms a client may register:
@@ -169,12 +182,14 @@ func buildClient(spec ClientSpec) (store.Client, error) { return buildClientHold
 // before the rule was as strict as it is now does not block every other
 // change to the client.
 func buildClientHolding(spec ClientSpec, held []string) (store.Client, error) {
-	var errs []error
+	var problems []string
+	uriRefused := false
 	bad := func(format string, args ...any) {
-		errs = append(errs, invalidAs(ErrInvalidClientMetadata, format, args...))
+		problems = append(problems, "invalid: "+fmt.Sprintf(format, args...))
 	}
 	badURI := func(format string, args ...any) {
-		errs = append(errs, invalidAs(ErrInvalidRedirectURI, format, args...))
+		bad(format, args...)
+		uriRefused = true
 	}
 
 	if !validIdentifier(spec.ID, 128) {
@@ -271,8 +286,14 @@ func buildClientHolding(spec ClientSpec, held []string) (store.Client, error) {
 	if spec.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs(), spec.IDTokenAlg) {
 		bad("id_token_signed_response_alg must be one of %s", strings.Join(IDTokenAlgs(), ", "))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return store.Client{}, err
+	if len(problems) > 0 {
+		// One code for the whole answer: a redirect URI's, when one of
+		// them is refused.
+		kind := ErrInvalidClientMetadata
+		if uriRefused {
+			kind = ErrInvalidRedirectURI
+		}
+		return store.Client{}, &Error{Kind: kind, Message: strings.Join(problems, "\n")}
 	}
 	return store.Client{
 		ID: spec.ID, Name: spec.Name, Public: spec.Public, TokenEndpointAuthMethod: spec.AuthMethod,
@@ -325,4 +346,137 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// ListClients returns every client.
+func (a Actions) ListClients(ctx context.Context) ([]store.Client, error) {
+	cs, err := a.s.cfg.Store.ListClients(ctx)
+	return cs, fail(err)
+}
+
+// GetClient returns the client with that id.
+func (a Actions) GetClient(ctx context.Context, id string) (store.Client, error) {
+	c, err := a.s.cfg.Store.GetClient(ctx, id)
+	return c, fail(err)
+}
+
+// CreateClient registers a client (see CreateClient): its roles must
+// exist and be covered by the principal's permissions, and only a holder
+// of every permission registers a client of the admin audience. The
+// secret is returned in clear this once.
+func (a Actions) CreateClient(ctx context.Context, spec ClientSpec) (store.Client, string, error) {
+	if err := a.mayGrantRoles(ctx, spec.Roles); err != nil {
+		return store.Client{}, "", fail(err)
+	}
+	if err := a.mayTouchAdminAudience(spec.Audiences); err != nil {
+		return store.Client{}, "", err
+	}
+	c, plain, err := CreateClient(ctx, a.s.cfg.Store, spec, a.now())
+	a.record(ctx, err, "client.create", clientTarget(c.ID))
+	return c, plain, fail(err)
+}
+
+// clientFor loads the client id and checks the principal may act on it:
+// it covers the client's roles, and the client is not of the admin
+// audience unless the principal holds every permission.
+func (a Actions) clientFor(ctx context.Context, id string) (store.Client, error) {
+	c, err := a.s.cfg.Store.GetClient(ctx, id)
+	if err != nil {
+		return store.Client{}, fail(err)
+	}
+	if err := a.mayActOn(ctx, c.Roles); err != nil {
+		return store.Client{}, fail(err)
+	}
+	if err := a.mayTouchAdminAudience(c.Audiences); err != nil {
+		return store.Client{}, err
+	}
+	return c, nil
+}
+
+// UpdateClient changes the client id as p says. Roles added must exist and
+// be covered; a role taken away also refuses the client's older tokens
+// (RBAC-05), as RevokeRole does.
+func (a Actions) UpdateClient(ctx context.Context, id string, p ClientPatch) (store.Client, error) {
+	before, err := a.clientFor(ctx, id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	if p.Audiences != nil {
+		if err := a.mayTouchAdminAudience(*p.Audiences); err != nil {
+			return store.Client{}, err
+		}
+	}
+	if p.Roles != nil {
+		var added []string
+		for _, r := range *p.Roles {
+			if !slices.Contains(before.Roles, strings.TrimSpace(r)) {
+				added = append(added, r)
+			}
+		}
+		if err := a.mayGrantRoles(ctx, added); err != nil {
+			return store.Client{}, fail(err)
+		}
+	}
+	c, err := UpdateClient(ctx, a.s.cfg.Store, id, p.apply, a.now())
+	if err == nil {
+		err = a.endRoles(ctx, before, c)
+	}
+	a.record(ctx, err, "client.update", clientTarget(id))
+	return c, fail(err)
+}
+
+// endRoles refuses the older tokens of a client that lost a role.
+func (a Actions) endRoles(ctx context.Context, before, after store.Client) error {
+	for _, r := range before.Roles {
+		if !slices.Contains(after.Roles, r) {
+			revs, err := revokeSubjectTokens(ctx, a.s.cfg.Store, after.ID, a.now(), a.s.cfg.AccessTTL)
+			if err != nil {
+				return incomplete(err, "client %s updated, but its older tokens (with role %s) could not be revoked (retry)", after.ID, r)
+			}
+			a.apply(revs)
+			return nil
+		}
+	}
+	return nil
+}
+
+// DeleteClient deletes the client id and refuses the access tokens it was
+// issued until now (machine tokens have no grant to revoke).
+func (a Actions) DeleteClient(ctx context.Context, id string) error {
+	c, err := a.clientFor(ctx, id)
+	if err != nil {
+		return err
+	}
+	err = a.s.cfg.Store.DeleteClient(ctx, c.ID)
+	if err == nil {
+		err = a.endClientTokens(ctx, c.ID)
+	}
+	a.record(ctx, err, "client.delete", clientTarget(c.ID))
+	return fail(err)
+}
+
+// RotateClientSecret replaces a confidential client's secret, returned in
+// clear this once, and refuses the access tokens it was issued until now:
+// whoever held the old secret may hold tokens minted with it.
+func (a Actions) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	c, err := a.clientFor(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	plain, err := RotateClientSecret(ctx, a.s.cfg.Store, c.ID, a.now())
+	if err == nil {
+		err = a.endClientTokens(ctx, c.ID)
+	}
+	a.record(ctx, err, "client.rotate_secret", clientTarget(c.ID))
+	return plain, fail(err)
+}
+
+// endClientTokens refuses every access token issued to a client until now.
+func (a Actions) endClientTokens(ctx context.Context, id string) error {
+	revs, err := revokeSubjectTokens(ctx, a.s.cfg.Store, id, a.now(), a.s.cfg.AccessTTL)
+	if err != nil {
+		return incomplete(err, "client %s changed, but its older tokens could not be revoked (retry)", id)
+	}
+	a.apply(revs)
+	return nil
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,16 +38,12 @@ func CreateRole(ctx context.Context, st RoleStore, name, description string, per
 	return r, nil
 }
 
-// SetRolePermissions replaces a role's permissions (and its description,
-// when description is not nil). Holders' access tokens carry role names,
-// so the change reaches the admin API at once and other APIs through
-// tokens issued from now on.
-func SetRolePermissions(ctx context.Context, st RoleStore, name string, perms []string, description *string, now time.Time) (store.Role, error) {
+// setRolePermissions replaces a role's permissions (and its description,
+// when description is not nil).
+func setRolePermissions(ctx context.Context, st RoleStore, name string, perms []string, description *string, now time.Time) (store.Role, error) {
 	return st.UpdateRole(ctx, name, func(r store.Role) (store.Role, error) {
 		r.Permissions, r.UpdatedAt = dedupe(perms), now
-		if description != nil {
-			r.Description = *description
-		}
+		set(&r.Description, description)
 		if err := rbac.ValidateRole(r); err != nil {
 			return store.Role{}, invalid("%v", err)
 		}
@@ -56,10 +51,15 @@ func SetRolePermissions(ctx context.Context, st RoleStore, name string, perms []
 	})
 }
 
-// DeleteRole deletes a role no user, client or live API key holds
-// (store.ErrInUse otherwise).
-func DeleteRole(ctx context.Context, st RoleStore, name string) error {
-	return st.DeleteRole(ctx, name)
+// validPermissions checks permissions one by one before anything else
+// about them, so that the first malformed one is named as it is.
+func validPermissions(perms []string) error {
+	for _, p := range perms {
+		if err := rbac.ValidatePermission(p); err != nil {
+			return &Error{Kind: ErrInvalid, Message: err.Error(), Err: err}
+		}
+	}
+	return nil
 }
 
 // Role holders.
@@ -68,21 +68,16 @@ const (
 	HolderClient = "client"
 )
 
-// ErrUnknownRole reports a role, given to a user, a client or an API key,
-// that does not exist. It wraps ErrInvalid.
-var ErrUnknownRole = fmt.Errorf("%w", ErrInvalid)
-
 // RoleReader looks roles up by name (the store).
 type RoleReader interface {
 	GetRole(ctx context.Context, name string) (store.Role, error)
 }
 
 // CheckRolesExist returns ErrUnknownRole, naming every one, if any of roles
-// does not exist. Roles are given only once defined: a misspelt role would
+// does not exist (a name no role can have, the empty one included, is
+// among them). Roles are given only once defined: a misspelt role would
 // grant nothing, and later whatever a role of that name is created with.
-// GrantRole and the command line's local mode apply it; the admin API
-// refuses the same roles (400 invalid_request) before it compares the
-// caller's permissions, and the API key service refuses them too.
+// Names are compared trimmed, as they are stored.
 func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
 	var missing, seen []string
 	for _, r := range roles {
@@ -91,7 +86,6 @@ func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
 		}
 		seen = append(seen, r)
 		if rbac.ValidateRoleName(r) != nil {
-			// No role can have this name (an empty one included).
 			missing = append(missing, strconv.Quote(r))
 			continue
 		}
@@ -106,14 +100,14 @@ func CheckRolesExist(ctx context.Context, st RoleReader, roles []string) error {
 	case 0:
 		return nil
 	case 1:
-		return invalidAs(ErrUnknownRole, "role %s does not exist", missing[0])
+		return refuse(ErrUnknownRole, "role %s does not exist", missing[0])
 	}
-	return invalidAs(ErrUnknownRole, "roles %s do not exist", strings.Join(missing, ", "))
+	return refuse(ErrUnknownRole, "roles %s do not exist", strings.Join(missing, ", "))
 }
 
-// GrantRole gives an existing role to a user or a client. Tokens issued
+// grantRole gives an existing role to a user or a client. Tokens issued
 // from now on carry it (a refresh picks it up).
-func GrantRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time) ([]string, error) {
+func grantRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time) ([]string, error) {
 	role = strings.TrimSpace(role)
 	if err := CheckRolesExist(ctx, st, []string{role}); err != nil {
 		return nil, err
@@ -126,13 +120,14 @@ func GrantRole(ctx context.Context, st RoleStore, holder, id, role string, now t
 	})
 }
 
-// RevokeRole takes a role from a user or a client and adds a subject
+// revokeRole takes a role from a user or a client and adds a subject
 // not-before entry to the revocation list, so every access token issued to
 // it before now, which names the role, is refused at once; refresh tokens
 // live on, and the next refresh carries the remaining roles (RBAC-05). It
 // returns the holder's roles and the entries written, for a server to
-// apply to its own list.
-func RevokeRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time, accessTTL time.Duration) ([]string, []store.Revocation, error) {
+// apply to its own list. An ErrUnavailable says the role is gone but the
+// older tokens are not refused yet.
+func revokeRole(ctx context.Context, st RoleStore, holder, id, role string, now time.Time, accessTTL time.Duration) ([]string, []store.Revocation, error) {
 	held := false
 	roles, err := updateRoles(ctx, st, holder, id, now, func(roles []string) []string {
 		held = slices.Contains(roles, role)
@@ -141,11 +136,11 @@ func RevokeRole(ctx context.Context, st RoleStore, holder, id, role string, now 
 	if err != nil || !held {
 		return roles, nil, err
 	}
-	revs, err := RevokeSubjectTokens(ctx, st, id, now, accessTTL)
+	revs, err := revokeSubjectTokens(ctx, st, id, now, accessTTL)
 	if err != nil {
 		// The role is gone from new tokens, but older ones still carry it:
 		// say so rather than report success.
-		return roles, nil, fmt.Errorf("role %s removed from %s %s, but its older tokens could not be revoked (retry): %w", role, holder, id, err)
+		return roles, nil, incomplete(err, "role %s removed from %s %s, but its older tokens could not be revoked (retry)", role, holder, id)
 	}
 	return roles, revs, nil
 }
@@ -168,7 +163,7 @@ func updateRoles(ctx context.Context, st RoleStore, holder, id string, now time.
 	return nil, invalid("role holder must be %q or %q", HolderUser, HolderClient)
 }
 
-// RevokeSubjectTokens adds a subject not-before entry for id (a user or a
+// revokeSubjectTokens adds a subject not-before entry for id (a user or a
 // client): every access token issued to it until now is refused by every
 // node and SDK that follows the list. accessTTL bounds how long the entry
 // must be kept. It returns the entries written.
@@ -178,8 +173,110 @@ func updateRoles(ctx context.Context, st RoleStore, holder, id string, now time.
 // sign its token up to a moment after it, and such a token, which names the
 // role taken away, must be covered too. A token issued in the second that
 // follows is refused once; its client asks again.
-func RevokeSubjectTokens(ctx context.Context, st RevocationWriter, id string, now time.Time, accessTTL time.Duration) ([]store.Revocation, error) {
+func revokeSubjectTokens(ctx context.Context, st RevocationWriter, id string, now time.Time, accessTTL time.Duration) ([]store.Revocation, error) {
 	sub := store.Revocation{Kind: store.RevokeSubject, Value: id, NotBefore: revocation.SubjectNotBefore(now.Add(time.Second)),
 		ExpiresAt: now.Add(accessTTL + keys.MaxLeeway)}
 	return st.AddRevocations(ctx, []store.Revocation{sub}, now)
+}
+
+// ListRoles returns every role.
+func (a Actions) ListRoles(ctx context.Context) ([]store.Role, error) {
+	rs, err := a.s.cfg.Store.ListRoles(ctx)
+	return rs, fail(err)
+}
+
+// GetRole returns the role of that name.
+func (a Actions) GetRole(ctx context.Context, name string) (store.Role, error) {
+	r, err := a.s.cfg.Store.GetRole(ctx, name)
+	return r, fail(err)
+}
+
+// CreateRole creates a role whose permissions the principal holds.
+func (a Actions) CreateRole(ctx context.Context, name, description string, perms []string) (store.Role, error) {
+	if err := validPermissions(perms); err != nil {
+		return store.Role{}, err
+	}
+	if err := a.mayGrantPermissions(perms); err != nil {
+		return store.Role{}, err
+	}
+	r, err := CreateRole(ctx, a.s.cfg.Store, name, description, perms, a.now())
+	a.record(ctx, err, "role.create", target{kind: "role", id: name})
+	return r, fail(err)
+}
+
+// SetRolePermissions replaces a role's permissions (and its description,
+// when description is not nil). The principal must hold both the old
+// permissions and the new. Holders' access tokens carry role names, so the
+// change reaches the admin API at once and other APIs through the tokens
+// issued from now on.
+func (a Actions) SetRolePermissions(ctx context.Context, name string, perms []string, description *string) (store.Role, error) {
+	if err := validPermissions(perms); err != nil {
+		return store.Role{}, err
+	}
+	if err := a.mayGrantPermissions(perms); err != nil {
+		return store.Role{}, err
+	}
+	if err := a.mayActOn(ctx, []string{name}); err != nil {
+		return store.Role{}, fail(err)
+	}
+	r, err := setRolePermissions(ctx, a.s.cfg.Store, name, perms, description, a.now())
+	a.record(ctx, err, "role.update", target{kind: "role", id: name})
+	return r, fail(err)
+}
+
+// DeleteRole deletes a role no user, client or unrevoked API key holds
+// (ErrInUse otherwise), if the principal holds its permissions.
+func (a Actions) DeleteRole(ctx context.Context, name string) error {
+	if err := a.mayActOn(ctx, []string{name}); err != nil {
+		return fail(err)
+	}
+	err := a.s.cfg.Store.DeleteRole(ctx, name)
+	a.record(ctx, err, "role.delete", target{kind: "role", id: name})
+	return fail(err)
+}
+
+// holderTarget resolves the holder ref names (a user by id, username or
+// e-mail; a client by id) and checks the principal may act on it.
+func (a Actions) holderTarget(ctx context.Context, holder, ref string) (target, error) {
+	switch holder {
+	case HolderClient:
+		c, err := a.clientFor(ctx, ref)
+		return clientTarget(c.ID), err
+	case HolderUser:
+		u, err := a.userFor(ctx, ref)
+		return userTarget(u.ID), err
+	}
+	return target{}, invalid("role holder must be %q or %q", HolderUser, HolderClient)
+}
+
+// GrantRole gives an existing role, whose permissions the principal holds,
+// to a user or a client (holder is HolderUser or HolderClient) and returns
+// the holder's roles. Tokens issued from now on carry it.
+func (a Actions) GrantRole(ctx context.Context, holder, ref, role string) ([]string, error) {
+	if err := a.mayGrantRoles(ctx, []string{role}); err != nil {
+		return nil, fail(err)
+	}
+	t, err := a.holderTarget(ctx, holder, ref)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := grantRole(ctx, a.s.cfg.Store, holder, t.id, role, a.now())
+	t.details = map[string]string{"role": role}
+	a.record(ctx, err, "role.grant", t)
+	return roles, fail(err)
+}
+
+// RevokeRole takes a role from a user or a client and refuses its access
+// tokens issued until now, which name the role (RBAC-05); it returns the
+// holder's roles. Taking a role not held changes nothing and is no error.
+func (a Actions) RevokeRole(ctx context.Context, holder, ref, role string) ([]string, error) {
+	t, err := a.holderTarget(ctx, holder, ref)
+	if err != nil {
+		return nil, err
+	}
+	roles, revs, err := revokeRole(ctx, a.s.cfg.Store, holder, t.id, role, a.now(), a.s.cfg.AccessTTL)
+	a.apply(revs)
+	t.details = map[string]string{"role": role}
+	a.record(ctx, err, "role.revoke", t)
+	return roles, fail(err)
 }

@@ -1,5 +1,6 @@
 // Package adminapi is Gatehouse's JSON admin API under /admin/v1: clients,
-// users, roles, API keys, sessions, signing keys and audit events.
+// users, roles, API keys, sessions, signing keys, federation policies and
+// audit events.
 //
 // It is built on the SDK's policy router (sdk.Router), the same one API
 // teams use, so every route is registered with its access policy or the
@@ -8,9 +9,14 @@
 // AdminAudience, or with an API key (Authorization: Bearer sk_... or
 // X-API-Key); their permissions are those of their roles, read from the
 // current role definitions (re-read at most every second), not frozen in
-// the token. Nobody can hand out more than they hold: creating an API key,
-// granting a role, or writing a role's permissions requires the caller's
-// own permissions to cover every permission given.
+// the token.
+//
+// Each handler decodes the request, calls admin.Service as the caller's
+// admin.Principal, and renders a view: what may be changed, by whom (no
+// caller hands out more than it holds), and with which revocations and
+// audit event is the Service's to decide, for the command line as for
+// this API. The API's own error codes (errors.go) render the Service's
+// refusals.
 package adminapi
 
 import (
@@ -24,10 +30,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apikey"
-	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/rbac"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -41,40 +46,30 @@ const Prefix = "/admin/v1"
 // AdminAudience is the audience an access token needs to call the admin
 // API: issuer + "/admin". Register it in a client's audiences to let that
 // client's users (with the right roles) use the API.
-func AdminAudience(issuer string) string { return strings.TrimSuffix(issuer, "/") + "/admin" }
+func AdminAudience(issuer string) string { return admin.AdminAudience(issuer) }
 
 // TokenVerifier verifies Gatehouse access tokens, revocation included.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, tok string) (*token.AccessClaims, error)
 }
 
-// Revocations records and applies revocation entries on this node.
-type Revocations interface {
-	Apply(rs []store.Revocation)
-	Revoke(ctx context.Context, rs ...store.Revocation) error
-}
-
-// PasswordHasher hashes user passwords.
-type PasswordHasher interface {
-	Hash(ctx context.Context, pw string) (string, error)
+// KeyVerifier verifies API keys (package apikey's Service): the key, or
+// apikey.ErrInvalidKey, or *apikey.ThrottledError, or an outage.
+type KeyVerifier interface {
+	Verify(ctx context.Context, key, clientIP string) (apikey.Key, error)
 }
 
 // Config holds the API's dependencies.
 type Config struct {
-	Issuer      string
-	Store       store.Store
-	Tokens      TokenVerifier
-	APIKeys     *apikey.Service
-	Revocations Revocations
-	Signing     *keys.Manager
-	Passwords   PasswordHasher
-	Audit       *audit.Log
-	// Federation, when set, hears of policy changes made here.
-	Federation FederationCache
-	// AccessTTL bounds how long a subject revocation entry must be kept.
-	AccessTTL time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Issuer string
+	// Admin makes every change and answers every read.
+	Admin *admin.Service
+	// Tokens and APIKeys authenticate callers; Roles expands their roles.
+	Tokens  TokenVerifier
+	APIKeys KeyVerifier
+	Roles   rbac.RoleLister
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // API is the admin API.
@@ -93,7 +88,7 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, audience: AdminAudience(cfg.Issuer), roles: rbac.NewResolver(cfg.Store, time.Second, cfg.Now)}
+	a := &API{cfg: cfg, audience: AdminAudience(cfg.Issuer), roles: rbac.NewResolver(cfg.Roles, time.Second, cfg.Now)}
 	a.router = sdk.NewRouter(authenticator{a}, sdk.AcceptAPIKeys(authenticator{a}))
 	a.routes()
 	return a
@@ -109,14 +104,14 @@ func (a *API) Handler() http.Handler {
 		// Path segments name stored records; one no store can hold
 		// (%00, invalid UTF-8) names nothing.
 		if !store.ValidText(r.URL.Path) {
-			writeJSONError(w, oauth.NewError(oauth.CodeInvalidRequest, "the path is not UTF-8 text without NUL characters"))
+			a.writeError(w, r, badRequest("the path is not UTF-8 text without NUL characters"))
 			return
 		}
 		if key, ok := apiKeyOf(r); ok {
 			k, err := a.cfg.APIKeys.Verify(r.Context(), key, httpx.ClientIP(r))
 			if te, ok := errors.AsType[*apikey.ThrottledError](err); ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())+1))
-				writeJSONError(w, &oauth.Error{Code: "too_many_requests", Status: http.StatusTooManyRequests,
+				a.writeError(w, r, &Problem{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
 					Description: "too many failed attempts; retry later"})
 				return
 			}
@@ -196,20 +191,20 @@ func (au authenticator) Verify(ctx context.Context, tok string) (*sdk.Claims, er
 	return c, nil
 }
 
-// caller returns the authenticated caller of r (every route but none is
-// guarded) and its permissions.
-func caller(r *http.Request) (*sdk.Claims, rbac.Set) {
+// principal is the authenticated caller of r (every route is guarded) as
+// the admin service sees it.
+func principal(r *http.Request) admin.Principal {
+	p := admin.Principal{IP: httpx.ClientIP(r), Origin: map[string]string{"route": r.Pattern, "path": r.URL.Path}}
 	c, _ := sdk.ClaimsFrom(r.Context())
 	if c == nil {
-		return &sdk.Claims{}, rbac.Set{}
+		return p
 	}
-	return c, rbac.NewSet(c.Permissions)
+	p.Actor, p.Permissions, p.Scopes = c.Subject, rbac.NewSet(c.Permissions), c.Scope
+	if c.APIKey {
+		p.Actor = "apikey:" + c.ID
+	}
+	return p
 }
 
-// actor names the caller in audit events.
-func actor(c *sdk.Claims) string {
-	if c.APIKey {
-		return "apikey:" + c.ID
-	}
-	return c.Subject
-}
+// as is the admin service acting for the caller of r.
+func (a *API) as(r *http.Request) admin.Actions { return a.cfg.Admin.As(principal(r)) }

@@ -1,8 +1,12 @@
 package adminapi
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
 // Every admin route requires a permission: none is public or open to any
@@ -39,5 +43,28 @@ func TestAdminAudience(t *testing.T) {
 		if got := AdminAudience(in); got != want {
 			t.Errorf("AdminAudience(%q) = %q", in, got)
 		}
+	}
+}
+
+// Every kind of refusal has its own answer, which a client maps back to
+// the kind; an unexpected error is a 500 that says nothing of its cause.
+func TestRefusalAnswers(t *testing.T) {
+	for k := admin.ErrInvalid; k <= admin.ErrUnavailable; k++ {
+		status, code := StatusAndCode(k)
+		if status < 400 || status == 500 || code == CodeServerError {
+			t.Errorf("%v: %d %s", k, status, code)
+		}
+		back, ok := KindOfCode(code)
+		if !ok || !k.Is(back) {
+			t.Errorf("%v answers %s, which reads back as %v", k, code, back)
+		}
+		p := problemOf(fmt.Errorf("context: %w", &admin.Error{Kind: k, Message: "what is wrong", Err: errors.New("internal detail")}))
+		if p.Status != status || p.Code != code || p.Description != "what is wrong" {
+			t.Errorf("%v: problem %+v", k, p)
+		}
+	}
+	p := problemOf(errors.New("sqlstore: connection refused to 10.0.0.5"))
+	if p.Status != 500 || p.Code != CodeServerError || strings.Contains(p.Description, "10.0.0.5") {
+		t.Errorf("unexpected error: %+v", p)
 	}
 }

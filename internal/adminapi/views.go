@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -115,6 +116,18 @@ type SessionView struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// NewSessionView is the view of s, without its cookie's hash.
+func NewSessionView(s store.Session) SessionView {
+	return SessionView{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+}
+
+// NewSigningKeyView is the view of a signing key: its id, algorithm and
+// life cycle, never key material (public keys are in the JWKS).
+func NewSigningKeyView(k store.SigningKey) keys.KeyInfo {
+	return keys.KeyInfo{KID: k.ID, Algorithm: k.Algorithm, State: k.State, CreatedAt: k.CreatedAt,
+		RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil, ActivateAt: k.ActivateAt}
+}
+
 // AuditView is an audit event.
 type AuditView struct {
 	ID        int64             `json:"id"`
@@ -126,4 +139,10 @@ type AuditView struct {
 	IP        string            `json:"ip,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
 	Details   map[string]string `json:"details,omitempty"`
+}
+
+// NewAuditView is the view of e.
+func NewAuditView(e store.AuditEvent) AuditView {
+	return AuditView{ID: e.ID, Time: e.Time, Type: e.Type, ClientID: e.ClientID, UserID: e.UserID,
+		SessionID: e.SessionID, IP: e.IP, RequestID: e.RequestID, Details: e.Details}
 }

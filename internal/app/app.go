@@ -168,20 +168,7 @@ func (a *App) init(ctx context.Context) error {
 		return err
 	}
 
-	a.admin = adminapi.New(adminapi.Config{
-		Issuer:      a.cfg.Issuer,
-		Store:       a.store,
-		Tokens:      a.token,
-		APIKeys:     a.apiKeys,
-		Revocations: a.revocations,
-		Signing:     a.keys,
-		Passwords:   login.NewHasher(login.OWASPParams(), 0),
-		Audit:       a.audit,
-		Federation:  federator,
-		AccessTTL:   a.cfg.Tokens.AccessTTL,
-		Now:         a.now,
-		Logger:      a.log,
-	})
+	a.admin = a.newAdminAPI(federator)
 	a.routes, err = a.buildRoutes()
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@ import (
 )
 
 // Access describes who may call a route. Every route declares one; the
-// admin API (later) uses the SDK's policy router for anything not public.
+// admin API's subtree declares Admin, and its own routes each carry a
+// permission in the SDK's policy router (AdminRoutes).
 type Access string
 
 // Access levels.

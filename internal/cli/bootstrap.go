@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/rbac"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Bootstrap's role.
@@ -63,10 +63,11 @@ is printed once).`,
 			if err := checkEmpty(cmd, st); err != nil {
 				return err
 			}
-			var svc *apikey.Service
+			keys := newLazyAPIKeys(st, cfg)
 			if withKey {
-				var err error
-				if svc, err = newAPIKeyService(st, cfg); err != nil {
+				// The pepper file, if any, is read before anything is
+				// written.
+				if _, err := keys.get(); err != nil {
 					return err
 				}
 			} else {
@@ -76,13 +77,14 @@ is printed once).`,
 				}
 				spec.Password, spec.Roles = pw, []string{adminRole}
 			}
-			created, err := ensureAdminRole(cmd, st)
+			b := e.localAdmin(st, cfg, keys)
+			created, err := ensureAdminRole(ctx, b)
 			if err != nil {
 				return err
 			}
 			out := bootstrapJSON{Role: adminRole, RoleCreated: created}
 			if withKey {
-				plain, k, err := svc.Create(ctx, apikey.CreateRequest{Name: keyName, Roles: []string{adminRole}, ExpiresIn: expires.d})
+				plain, k, err := b.CreateAPIKey(ctx, apikey.CreateRequest{Name: keyName, Roles: []string{adminRole}, ExpiresIn: expires.d})
 				if err != nil {
 					return err
 				}
@@ -93,7 +95,7 @@ is printed once).`,
 				out.APIKey = &newAPIKeyJSON{Key: plain, apiKeyJSON: toAPIKeyJSON(k, time.Now())}
 				return printJSON(e.stdout, out)
 			}
-			u, err := admin.CreateUser(ctx, st, newHasher(), spec, time.Now())
+			u, err := b.CreateUser(ctx, spec)
 			if err != nil {
 				return err
 			}
@@ -136,7 +138,7 @@ func checkEmpty(cmd *cobra.Command, st app.Store) error {
 	}
 	if len(has) > 0 {
 		return describedError{msg: fmt.Sprintf("the store already has %s: bootstrap only sets up an empty store (use `gatehouse roles grant`, `gatehouse apikeys create`)",
-			strings.Join(has, " and ")), cause: store.ErrConflict}
+			strings.Join(has, " and ")), cause: admin.ErrConflict}
 	}
 	return nil
 }
@@ -144,21 +146,21 @@ func checkEmpty(cmd *cobra.Command, st app.Store) error {
 // ensureAdminRole creates the admin role unless it exists, and refuses an
 // existing one that does not grant *:* rather than widen it: clients may
 // hold it already.
-func ensureAdminRole(cmd *cobra.Command, st app.Store) (created bool, err error) {
-	_, err = admin.CreateRole(cmd.Context(), st, adminRole, "Full access (created by gatehouse bootstrap)", []string{adminPermission}, time.Now())
+func ensureAdminRole(ctx context.Context, b adminBackend) (created bool, err error) {
+	_, err = b.CreateRole(ctx, adminRole, "Full access (created by gatehouse bootstrap)", []string{adminPermission})
 	if err == nil {
 		return true, nil
 	}
-	if !errors.Is(err, store.ErrConflict) {
+	if !errors.Is(err, admin.ErrConflict) {
 		return false, err
 	}
-	r, err := st.GetRole(cmd.Context(), adminRole)
+	r, err := b.GetRole(ctx, adminRole)
 	if err != nil {
 		return false, err
 	}
 	if !slices.Contains(r.Permissions, adminPermission) {
 		return false, describedError{msg: fmt.Sprintf("role %q exists without permission %s; add it (`gatehouse roles set-permissions %s`) or delete the role, then run bootstrap again",
-			adminRole, adminPermission, adminRole), cause: store.ErrConflict}
+			adminRole, adminPermission, adminRole), cause: admin.ErrConflict}
 	}
 	return false, nil
 }

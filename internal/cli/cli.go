@@ -14,10 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Version is the build version, set with -ldflags "-X ...cli.Version=v1.2.3".
@@ -60,6 +60,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, admin.ErrUnknownRole) {
+		err = describedError{msg: err.Error() + ": create roles first (gatehouse roles create NAME --permissions ...)", cause: err}
 	}
 	_, _ = fmt.Fprintln(stderr, "gatehouse:", err) // the exit status reports the failure anyway
 	if wantsJSON(cmd, args) {
@@ -173,10 +176,10 @@ func (e *env) openStoreConfig(cmd *cobra.Command) (app.Store, *config.Config, fu
 	return st, cfg, func() { _ = st.Close() }, nil
 }
 
-// notFound turns store.ErrNotFound into a message naming what was missing
+// notFound turns admin.ErrNotFound into a message naming what was missing
 // (still wrapping err).
 func notFound(err error, kind, id string) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, admin.ErrNotFound) {
 		return describedError{msg: fmt.Sprintf("no %s %q", kind, id), cause: err}
 	}
 	return err

@@ -52,8 +52,8 @@ func (f *clientFlags) bind(fs *pflag.FlagSet) {
 }
 
 // update is the change the flags given ask for.
-func (f *clientFlags) update(changed func(flag string) bool) clientUpdate {
-	var u clientUpdate
+func (f *clientFlags) update(changed func(flag string) bool) admin.ClientPatch {
+	var u admin.ClientPatch
 	n := f.spec
 	if changed("name") {
 		u.Name = &n.Name

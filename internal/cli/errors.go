@@ -11,22 +11,21 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
-	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/keys"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Error codes of the JSON error object a failing command prints with
-// --json. They are the admin API's where the meaning is the same; in
-// remote mode the server's own code is passed on.
+// --json: the admin API's where the meaning is the same (in remote mode
+// the server's own code is passed on), and the command line's own for
+// what only happens here.
 const (
-	codeInvalidRequest = "invalid_request"
+	codeInvalidRequest = adminapi.CodeInvalidRequest
+	codeNotFound       = adminapi.CodeNotFound
+	codeConflict       = adminapi.CodeConflict
+	codeInUse          = adminapi.CodeInUse
+	codeServerError    = adminapi.CodeServerError
 	codeInvalidConfig  = "invalid_configuration"
-	codeNotFound       = "not_found"
-	codeConflict       = "conflict"
-	codeInUse          = "in_use"
 	codeUnavailable    = "unavailable"
-	codeServerError    = "server_error"
 )
 
 // jsonError is what a command given --json prints on stdout when it fails.
@@ -62,33 +61,26 @@ type describedError struct {
 func (e describedError) Error() string { return e.msg }
 func (e describedError) Unwrap() error { return e.cause }
 
-// errorCode is the stable code of err for the JSON error object.
+// errorCode is the stable code of err for the JSON error object: the
+// admin API's code for the admin service's refusals, in both modes.
 func errorCode(err error) string {
 	if api, ok := errors.AsType[*apiError](err); ok {
 		return api.code()
 	}
-	if _, ok := errors.AsType[*url.Error](err); ok {
-		return codeUnavailable // the admin API could not be reached
-	}
+	kind, refused := admin.KindOf(err)
 	switch {
-	// A client's metadata is refused as the admin API does (RFC 7591 §3.2.2).
-	case errors.Is(err, admin.ErrInvalidRedirectURI):
-		return adminapi.CodeInvalidRedirectURI
-	case errors.Is(err, admin.ErrInvalidClientMetadata):
-		return adminapi.CodeInvalidClientMetadata
-	case errors.As(err, new(usageError)), errors.Is(err, admin.ErrInvalid), errors.Is(err, apikey.ErrInvalidRequest):
+	case errors.As(err, new(usageError)):
 		return codeInvalidRequest
 	case errors.As(err, new(configError)), errors.Is(err, keys.ErrSealedKey), errors.Is(err, keys.ErrInvalidMasterKey),
 		errors.Is(err, keys.ErrMasterKeyMissing), errors.Is(err, keys.ErrMasterKeyFileMode):
 		return codeInvalidConfig
-	case errors.Is(err, store.ErrNotFound):
-		return codeNotFound
-	case errors.Is(err, store.ErrInUse):
-		return codeInUse
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrExpired):
-		return codeConflict
-	case errors.As(err, new(unavailableError)):
-		return codeUnavailable
+	case errors.As(err, new(unavailableError)), errors.Is(err, admin.ErrUnavailable):
+		return codeUnavailable // the store, or the server, could not be reached
+	case errors.As(err, new(*url.Error)):
+		return codeUnavailable // the admin API could not be reached
+	case refused:
+		_, code := adminapi.StatusAndCode(kind)
+		return code
 	}
 	return codeServerError
 }

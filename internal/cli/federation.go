@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,62 +17,44 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// federationAdmin manages workload identity federation policies.
-type federationAdmin interface {
-	ListFederationPolicies(ctx context.Context) ([]federation.Document, error)
-	GetFederationPolicy(ctx context.Context, name string) (federation.Document, error)
-	// PutFederationPolicy creates or replaces a policy; created says which.
-	PutFederationPolicy(ctx context.Context, d federation.Document) (out federation.Document, created bool, err error)
-	DeleteFederationPolicy(ctx context.Context, name string) error
+// policyOf is a policy as the admin API shows it.
+func policyOf(d federation.Document) store.FederationPolicy {
+	p := d.Policy()
+	if d.CreatedAt != nil && d.UpdatedAt != nil {
+		p.CreatedAt, p.UpdatedAt = *d.CreatedAt, *d.UpdatedAt
+	}
+	return p
 }
 
-func (l *localBackend) ListFederationPolicies(ctx context.Context) ([]federation.Document, error) {
-	ps, err := l.st.ListFederationPolicies(ctx)
-	if err != nil {
+func (r *remoteBackend) ListFederationPolicies(ctx context.Context) ([]store.FederationPolicy, error) {
+	var docs []federation.Document
+	if err := r.call(ctx, http.MethodGet, "/federation/policies", nil, nil, &docs); err != nil {
 		return nil, err
 	}
-	out := make([]federation.Document, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, federation.DocumentOf(p))
+	out := make([]store.FederationPolicy, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, policyOf(d))
 	}
 	return out, nil
 }
 
-func (l *localBackend) GetFederationPolicy(ctx context.Context, name string) (federation.Document, error) {
-	p, err := l.st.GetFederationPolicy(ctx, name)
-	return federation.DocumentOf(p), err
+func (r *remoteBackend) GetFederationPolicy(ctx context.Context, name string) (store.FederationPolicy, error) {
+	var d federation.Document
+	err := r.call(ctx, http.MethodGet, "/federation/policies"+seg(name), nil, nil, &d)
+	return policyOf(d), err
 }
 
-func (l *localBackend) PutFederationPolicy(ctx context.Context, d federation.Document) (federation.Document, bool, error) {
-	p, created, err := admin.PutFederationPolicy(ctx, l.st, d.Policy(), time.Now())
-	return federation.DocumentOf(p), created, err
-}
-
-func (l *localBackend) DeleteFederationPolicy(ctx context.Context, name string) error {
-	return l.st.DeleteFederationPolicy(ctx, name)
-}
-
-func (r *remoteBackend) ListFederationPolicies(ctx context.Context) ([]federation.Document, error) {
-	var out []federation.Document
-	err := r.call(ctx, http.MethodGet, "/federation/policies", nil, nil, &out)
-	return out, err
-}
-
-func (r *remoteBackend) GetFederationPolicy(ctx context.Context, name string) (federation.Document, error) {
-	var out federation.Document
-	err := r.call(ctx, http.MethodGet, "/federation/policies"+seg(name), nil, nil, &out)
-	return out, err
-}
-
-func (r *remoteBackend) PutFederationPolicy(ctx context.Context, d federation.Document) (federation.Document, bool, error) {
-	var out federation.Document
-	_, err := r.GetFederationPolicy(ctx, d.Name)
-	created := errors.Is(err, store.ErrNotFound)
+// PutFederationPolicy asks first whether the policy exists: the API's
+// answer (200 or 201) says so too, but only once the change is made.
+func (r *remoteBackend) PutFederationPolicy(ctx context.Context, p store.FederationPolicy) (store.FederationPolicy, bool, error) {
+	_, err := r.GetFederationPolicy(ctx, p.Name)
+	created := errors.Is(err, admin.ErrNotFound)
 	if err != nil && !created {
-		return out, false, err
+		return store.FederationPolicy{}, false, err
 	}
-	err = r.call(ctx, http.MethodPut, "/federation/policies"+seg(d.Name), nil, d, &out)
-	return out, created, err
+	var out federation.Document
+	err = r.call(ctx, http.MethodPut, "/federation/policies"+seg(p.Name), nil, federation.DocumentOf(p), &out)
+	return policyOf(out), created, err
 }
 
 func (r *remoteBackend) DeleteFederationPolicy(ctx context.Context, name string) error {
@@ -101,9 +82,13 @@ func (e *env) federationList() *cobra.Command {
 		Short: "List federation policies",
 		Args:  cobra.NoArgs,
 		RunE: e.withAdmin(func(cmd *cobra.Command, _ []string, b adminBackend) error {
-			docs, err := b.ListFederationPolicies(cmd.Context())
+			ps, err := b.ListFederationPolicies(cmd.Context())
 			if err != nil {
 				return err
+			}
+			docs := make([]federation.Document, 0, len(ps))
+			for _, p := range ps {
+				docs = append(docs, federation.DocumentOf(p))
 			}
 			if asJSON {
 				return printJSON(e.stdout, map[string]any{"policies": nonNil(docs)})
@@ -126,11 +111,11 @@ func (e *env) federationGet() *cobra.Command {
 		Short: "Show a federation policy as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
-			d, err := b.GetFederationPolicy(cmd.Context(), args[0])
+			p, err := b.GetFederationPolicy(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "federation policy", args[0])
 			}
-			return printJSON(e.stdout, d)
+			return printJSON(e.stdout, federation.DocumentOf(p))
 		}),
 	}
 	cmd.Flags().Bool("json", true, "print JSON (always)")
@@ -176,7 +161,7 @@ policy the file does not name. Every node follows within a second.`,
 			}
 			var changes []change
 			for _, d := range docs {
-				_, created, err := b.PutFederationPolicy(cmd.Context(), d)
+				_, created, err := b.PutFederationPolicy(cmd.Context(), d.Policy())
 				if err != nil {
 					return fmt.Errorf("policy %q: %w", d.Name, err)
 				}
@@ -191,14 +176,14 @@ policy the file does not name. Every node follows within a second.`,
 				if err != nil {
 					return err
 				}
-				for _, d := range existing {
-					if slices.Contains(names, d.Name) {
+				for _, p := range existing {
+					if slices.Contains(names, p.Name) {
 						continue
 					}
-					if err := b.DeleteFederationPolicy(cmd.Context(), d.Name); err != nil {
-						return fmt.Errorf("policy %q: %w", d.Name, err)
+					if err := b.DeleteFederationPolicy(cmd.Context(), p.Name); err != nil {
+						return fmt.Errorf("policy %q: %w", p.Name, err)
 					}
-					changes = append(changes, change{d.Name, "deleted"})
+					changes = append(changes, change{p.Name, "deleted"})
 				}
 			}
 			if asJSON {

@@ -138,16 +138,11 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (server: %s)", e.Description, code)
 }
 
-func (e *apiError) Unwrap() error {
-	switch {
-	case e.Status == http.StatusNotFound:
-		return store.ErrNotFound
-	case e.Code == "in_use":
-		return store.ErrInUse
-	case e.Code == "conflict":
-		return store.ErrConflict
-	}
-	return nil
+// Is makes the answer match the admin service's kind of refusal of the
+// same meaning, so the verbs word it as in local mode.
+func (e *apiError) Is(target error) bool {
+	k, ok := adminapi.KindOfCode(e.code())
+	return ok && k.Is(target)
 }
 
 // printable trims a server-supplied text to one short line.
@@ -302,33 +297,15 @@ func (r *remoteBackend) GetClient(ctx context.Context, id string) (store.Client,
 // UpdateClient patches the client; roles, which PATCH does not take, are
 // changed through the role routes afterwards (so a role taken away also
 // revokes the client's older tokens).
-func (r *remoteBackend) UpdateClient(ctx context.Context, id string, u clientUpdate) (store.Client, error) {
-	patch := map[string]any{}
-	put := func(k string, v any, set bool) {
-		if set {
-			patch[k] = v
-		}
-	}
-	put("name", u.Name, u.Name != nil)
-	put("token_endpoint_auth_method", u.AuthMethod, u.AuthMethod != nil)
-	put("redirect_uris", u.RedirectURIs, u.RedirectURIs != nil)
-	put("post_logout_redirect_uris", u.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs != nil)
-	put("grant_types", u.GrantTypes, u.GrantTypes != nil)
-	put("scopes", u.Scopes, u.Scopes != nil)
-	put("audiences", u.Audiences, u.Audiences != nil)
-	put("skip_consent", u.SkipConsent, u.SkipConsent != nil)
-	if u.RefreshGrace != nil {
-		patch["refresh_grace_seconds"] = int(*u.RefreshGrace / time.Second)
-	}
-	put("id_token_signed_response_alg", u.IDTokenAlg, u.IDTokenAlg != nil)
+func (r *remoteBackend) UpdateClient(ctx context.Context, id string, p admin.ClientPatch) (store.Client, error) {
 	var v adminapi.ClientView
-	if err := r.call(ctx, http.MethodPatch, "/clients"+seg(id), nil, patch, &v); err != nil {
+	if err := r.call(ctx, http.MethodPatch, "/clients"+seg(id), nil, adminapi.NewClientPatch(p), &v); err != nil {
 		return store.Client{}, err
 	}
-	if u.Roles == nil || slices.Equal(v.Roles, *u.Roles) {
+	if p.Roles == nil || slices.Equal(v.Roles, *p.Roles) {
 		return clientOf(v)
 	}
-	for _, role := range *u.Roles {
+	for _, role := range *p.Roles {
 		if !slices.Contains(v.Roles, role) {
 			if _, err := r.GrantRole(ctx, admin.HolderClient, id, role); err != nil {
 				return store.Client{}, fmt.Errorf("client %s updated, but granting role %s failed: %w", id, role, err)
@@ -336,7 +313,7 @@ func (r *remoteBackend) UpdateClient(ctx context.Context, id string, u clientUpd
 		}
 	}
 	for _, role := range v.Roles {
-		if !slices.Contains(*u.Roles, role) {
+		if !slices.Contains(*p.Roles, role) {
 			if _, err := r.RevokeRole(ctx, admin.HolderClient, id, role); err != nil {
 				return store.Client{}, fmt.Errorf("client %s updated, but taking role %s away failed: %w", id, role, err)
 			}
@@ -407,8 +384,12 @@ func (r *remoteBackend) FindUser(ctx context.Context, ref string) (store.User, e
 	return r.user(ctx, http.MethodGet, "/users"+seg(ref), nil)
 }
 
-func (r *remoteBackend) SetUserDisabled(ctx context.Context, id string, disabled bool) (store.User, error) {
-	return r.user(ctx, http.MethodPatch, "/users"+seg(id), map[string]bool{"disabled": disabled})
+func (r *remoteBackend) UpdateUser(ctx context.Context, ref string, p admin.UserPatch) (store.User, error) {
+	body := map[string]bool{}
+	if p.Disabled != nil {
+		body["disabled"] = *p.Disabled
+	}
+	return r.user(ctx, http.MethodPatch, "/users"+seg(ref), body)
 }
 
 func (r *remoteBackend) SetUserPassword(ctx context.Context, id, password string) (store.User, error) {

@@ -1,8 +1,9 @@
 package cli
 
 import (
+	"context"
 	"log/slog"
-	"net/http/httptest"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,13 +41,24 @@ func newRemoteFixture(t *testing.T, setup func(dir string)) *remoteFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
+	// Served as `gatehouse serve` does, background work included: the
+	// audit log's writer stores the events of the API's changes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln, nil) }()
 	t.Cleanup(func() {
-		srv.Close()
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 		_ = a.Close()
 	})
 	t.Setenv(config.APIKeyEnv, b.APIKey.Key)
-	return &remoteFixture{dir: dir, url: srv.URL, key: b.APIKey.Key}
+	return &remoteFixture{dir: dir, url: "http://" + ln.Addr().String(), key: b.APIKey.Key}
 }
 
 type cliResult struct {

@@ -69,7 +69,7 @@ func (e *env) rolesCreate() *cobra.Command {
 		},
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
 			r, err := b.CreateRole(cmd.Context(), args[0], description, perms)
-			if errors.Is(err, store.ErrConflict) {
+			if errors.Is(err, admin.ErrConflict) {
 				return describedError{msg: fmt.Sprintf("role %q already exists", args[0]), cause: err}
 			}
 			if err != nil {
@@ -180,7 +180,7 @@ func (e *env) rolesDelete() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: e.withAdmin(func(cmd *cobra.Command, args []string, b adminBackend) error {
 			err := b.DeleteRole(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrInUse) {
+			if errors.Is(err, admin.ErrInUse) {
 				return fmt.Errorf("cannot delete role %q while a user, client or unrevoked API key holds it "+
 					"(take it away with `gatehouse roles revoke` or `gatehouse apikeys revoke` first): %w", args[0], err)
 			}

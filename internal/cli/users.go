@@ -176,7 +176,7 @@ func (e *env) usersSetDisabled(disable bool) *cobra.Command {
 			if err != nil {
 				return notFound(err, "user", args[0])
 			}
-			u, err = b.SetUserDisabled(cmd.Context(), u.ID, disable)
+			u, err = b.UpdateUser(cmd.Context(), u.ID, admin.UserPatch{Disabled: &disable})
 			if err != nil {
 				return err
 			}
