@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/adminclient"
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -154,7 +155,7 @@ func apiKeyError(err error, id string) error {
 	case errors.Is(err, store.ErrExpired):
 		return describedError{msg: fmt.Sprintf("API key %q has expired", id), cause: err}
 	}
-	if e, ok := errors.AsType[*apiError](err); ok && e.Status == http.StatusConflict {
+	if e, ok := errors.AsType[*adminclient.Error](err); ok && e.Status == http.StatusConflict {
 		return fmt.Errorf("API key %q: %w", id, err) // revoked or expired, as the server says
 	}
 	return notFound(err, "API key", id)

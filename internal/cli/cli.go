@@ -184,3 +184,11 @@ func notFound(err error, kind, id string) error {
 	}
 	return err
 }
+
+// nonNil makes an absent list print as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/adminclient"
 	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
@@ -64,8 +65,8 @@ func (e describedError) Unwrap() error { return e.cause }
 // errorCode is the stable code of err for the JSON error object: the
 // admin API's code for the admin service's refusals, in both modes.
 func errorCode(err error) string {
-	if api, ok := errors.AsType[*apiError](err); ok {
-		return api.code()
+	if api, ok := errors.AsType[*adminclient.Error](err); ok {
+		return remoteCode(api)
 	}
 	kind, refused := admin.KindOf(err)
 	switch {
@@ -85,24 +86,22 @@ func errorCode(err error) string {
 	return codeServerError
 }
 
-// code is the admin API's error code, or one from the status when the
-// answer had none (a proxy's page).
-func (e *apiError) code() string {
+// remoteCode is the admin API's error code, or one from the status when
+// the answer had none (a proxy's page).
+func remoteCode(e *adminclient.Error) string {
 	switch {
 	case e.Code != "":
 		return e.Code
-	case e.Status == http.StatusNotFound:
-		return codeNotFound
-	case e.Status == http.StatusConflict:
-		return codeConflict
 	case e.Status == http.StatusUnauthorized:
 		return "invalid_token"
-	case e.Status == http.StatusForbidden:
-		return "insufficient_scope"
 	case e.Status == http.StatusTooManyRequests:
-		return "too_many_requests"
+		return adminapi.CodeTooManyRequests
 	case e.Status >= 500:
 		return codeUnavailable
+	}
+	if k, ok := e.Kind(); ok {
+		_, code := adminapi.StatusAndCode(k)
+		return code
 	}
 	return codeInvalidRequest
 }

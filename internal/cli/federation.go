@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -12,54 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/federation"
-	"github.com/gatehouse/gatehouse/internal/store"
 )
-
-// policyOf is a policy as the admin API shows it.
-func policyOf(d federation.Document) store.FederationPolicy {
-	p := d.Policy()
-	if d.CreatedAt != nil && d.UpdatedAt != nil {
-		p.CreatedAt, p.UpdatedAt = *d.CreatedAt, *d.UpdatedAt
-	}
-	return p
-}
-
-func (r *remoteBackend) ListFederationPolicies(ctx context.Context) ([]store.FederationPolicy, error) {
-	var docs []federation.Document
-	if err := r.call(ctx, http.MethodGet, "/federation/policies", nil, nil, &docs); err != nil {
-		return nil, err
-	}
-	out := make([]store.FederationPolicy, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, policyOf(d))
-	}
-	return out, nil
-}
-
-func (r *remoteBackend) GetFederationPolicy(ctx context.Context, name string) (store.FederationPolicy, error) {
-	var d federation.Document
-	err := r.call(ctx, http.MethodGet, "/federation/policies"+seg(name), nil, nil, &d)
-	return policyOf(d), err
-}
-
-// PutFederationPolicy asks first whether the policy exists: the API's
-// answer (200 or 201) says so too, but only once the change is made.
-func (r *remoteBackend) PutFederationPolicy(ctx context.Context, p store.FederationPolicy) (store.FederationPolicy, bool, error) {
-	_, err := r.GetFederationPolicy(ctx, p.Name)
-	created := errors.Is(err, admin.ErrNotFound)
-	if err != nil && !created {
-		return store.FederationPolicy{}, false, err
-	}
-	var out federation.Document
-	err = r.call(ctx, http.MethodPut, "/federation/policies"+seg(p.Name), nil, federation.DocumentOf(p), &out)
-	return policyOf(out), created, err
-}
-
-func (r *remoteBackend) DeleteFederationPolicy(ctx context.Context, name string) error {
-	return r.call(ctx, http.MethodDelete, "/federation/policies"+seg(name), nil, nil, nil)
-}
 
 func (e *env) federationCommand() *cobra.Command {
 	cmd := &cobra.Command{

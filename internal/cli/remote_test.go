@@ -425,19 +425,3 @@ func TestRemoteErrors(t *testing.T) {
 		t.Errorf("a key with roles:read cannot list roles: %+v", r)
 	}
 }
-
-func TestParseServerURL(t *testing.T) {
-	for _, ok := range []string{"https://auth.example.com", "https://auth.example.com/", "https://h:8443/prefix/",
-		"http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080", "http://127.8.0.1"} {
-		u, err := parseServerURL(ok)
-		if err != nil || strings.HasSuffix(u.Path, "/") {
-			t.Errorf("parseServerURL(%q) = %v, %v", ok, u, err)
-		}
-	}
-	for _, bad := range []string{"", "auth.example.com", "http://auth.example.com", "http://10.0.0.1", "http://localhost.evil.com",
-		"http://127.0.0.1.nip.io", "ftp://127.0.0.1", "https://u:p@h", "https://h/?a=b", "https://h/#f", "https:///x", "mailto:a@b"} {
-		if u, err := parseServerURL(bad); err == nil {
-			t.Errorf("parseServerURL(%q) = %v, want an error", bad, u)
-		}
-	}
-}
