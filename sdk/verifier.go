@@ -199,9 +199,14 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 //
 // A token that verified before is answered from a bounded in-memory cache
 // (keyed by its SHA-256) until it expires, skipping the signature check.
-// Verify does not check revocation: a revoked token verifies until its exp.
+// Every token that verifies, cached or not, is then checked against
+// Config.Revocation: a revoked one fails with ErrRevoked (and leaves the
+// cache), and a checker that cannot answer fails closed with
+// ErrRevocationUnavailable.
 //
-// Every rejection wraps ErrInvalidToken and one specific error.
+// Every rejection wraps ErrInvalidToken and one specific error (ErrRevoked
+// included); an outage (ErrKeysUnavailable, ErrRevocationUnavailable) is
+// not a rejection, and does not wrap it.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	return v.verify(ctx, token, true)
 }
