@@ -191,22 +191,6 @@ func list[T, V any](w http.ResponseWriter, items []T, err error, view func(T) V)
 
 // --- clients
 
-type clientRequest struct {
-	ID                     string   `json:"client_id"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
-	AuthMethod             string   `json:"token_endpoint_auth_method"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	GrantTypes             []string `json:"grant_types"`
-	Scopes                 []string `json:"scopes"`
-	Audiences              []string `json:"audiences"`
-	Roles                  []string `json:"roles"`
-	SkipConsent            bool     `json:"skip_consent"`
-	RefreshGraceSeconds    int      `json:"refresh_grace_seconds"`
-	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
-}
-
 // ClientPatch is the body of PATCH /clients/{id}: the fields given change,
 // absent ones stay. Roles change through the roles routes.
 type ClientPatch struct {
@@ -255,7 +239,7 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
-	var req clientRequest
+	var req ClientRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -264,9 +248,9 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, secret, err := a.as(r).CreateClient(r.Context(), admin.ClientSpec{
-		ID: req.ID, Name: req.Name, Public: req.Public, AuthMethod: req.AuthMethod, RedirectURIs: req.RedirectURIs,
-		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes, Scopes: req.Scopes,
-		Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
+		ID: req.ClientID, Name: req.Name, Public: req.Public, AuthMethod: req.TokenEndpointAuthMethod,
+		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes,
+		Scopes: req.Scopes, Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
 		RefreshGrace: grace, IDTokenAlg: req.IDTokenAlg,
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -13,10 +14,9 @@ import (
 // left out when unset. No view has a field for a stored hash: secrets
 // appear only in the answer that creates them.
 
-// ClientView is a client.
-type ClientView struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"` // only when created or rotated
+// ClientFields are a client's registration metadata: what a request to
+// create a client gives, and what a view shows.
+type ClientFields struct {
 	Name                    string   `json:"name"`
 	Public                  bool     `json:"public"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
@@ -29,18 +29,41 @@ type ClientView struct {
 	SkipConsent             bool     `json:"skip_consent"`
 	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
 	IDTokenAlg              string   `json:"id_token_signed_response_alg"`
-	CreatedAt               string   `json:"created_at"`
-	UpdatedAt               string   `json:"updated_at"`
+}
+
+// ClientRequest is the body of POST /clients.
+type ClientRequest struct {
+	// ClientID is optional (a random one is generated).
+	ClientID string `json:"client_id"`
+	ClientFields
+}
+
+// NewClientRequest is the body that asks for a client of spec.
+func NewClientRequest(spec admin.ClientSpec) ClientRequest {
+	return ClientRequest{ClientID: spec.ID, ClientFields: ClientFields{Name: spec.Name, Public: spec.Public,
+		TokenEndpointAuthMethod: spec.AuthMethod, RedirectURIs: spec.RedirectURIs,
+		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
+		Audiences: spec.Audiences, Roles: spec.Roles, SkipConsent: spec.SkipConsent,
+		RefreshGraceSeconds: int(spec.RefreshGrace / time.Second), IDTokenAlg: spec.IDTokenAlg}}
+}
+
+// ClientView is a client.
+type ClientView struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"` // only when created or rotated
+	ClientFields
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
 }
 
 // NewClientView is the view of c, with its secret when just created.
 func NewClientView(c store.Client, secret string) ClientView {
-	return ClientView{
-		ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RedirectURIs: nonNil(c.RedirectURIs),
-		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes),
-		Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences), Roles: nonNil(c.Roles), SkipConsent: c.SkipConsent,
-		RefreshGraceSeconds: int(c.RefreshGrace / time.Second), IDTokenAlg: cmp.Or(c.IDTokenAlg, "RS256"),
+	return ClientView{ClientID: c.ID, ClientSecret: secret, ClientFields: ClientFields{
+		Name: c.Name, Public: c.Public, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
+		Roles: nonNil(c.Roles), SkipConsent: c.SkipConsent, RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
+		IDTokenAlg: cmp.Or(c.IDTokenAlg, "RS256")},
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -143,6 +166,6 @@ type AuditView struct {
 
 // NewAuditView is the view of e.
 func NewAuditView(e store.AuditEvent) AuditView {
-	return AuditView{ID: e.ID, Time: e.Time, Type: e.Type, ClientID: e.ClientID, UserID: e.UserID,
+	return AuditView{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, ClientID: e.ClientID, UserID: e.UserID,
 		SessionID: e.SessionID, IP: e.IP, RequestID: e.RequestID, Details: e.Details}
 }

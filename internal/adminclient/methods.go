@@ -145,12 +145,8 @@ func idTokenAlgOf(alg string) string {
 // CreateClient registers a client (POST /clients); the secret is in clear
 // this once.
 func (c *Client) CreateClient(ctx context.Context, s admin.ClientSpec) (store.Client, string, error) {
-	in := map[string]any{"client_id": s.ID, "name": s.Name, "public": s.Public, "token_endpoint_auth_method": s.AuthMethod,
-		"redirect_uris": s.RedirectURIs, "post_logout_redirect_uris": s.PostLogoutRedirectURIs, "grant_types": s.GrantTypes,
-		"scopes": s.Scopes, "audiences": s.Audiences, "roles": s.Roles, "skip_consent": s.SkipConsent,
-		"refresh_grace_seconds": int(s.RefreshGrace / time.Second), "id_token_signed_response_alg": s.IDTokenAlg}
 	var v adminapi.ClientView
-	if err := c.call(ctx, http.MethodPost, "/clients", nil, in, &v); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/clients", nil, adminapi.NewClientRequest(s), &v); err != nil {
 		return store.Client{}, "", err
 	}
 	cl, err := clientOf(v)

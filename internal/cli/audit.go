@@ -9,20 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
-
-type auditJSON struct {
-	ID        int64             `json:"id"`
-	Time      string            `json:"time"`
-	Type      string            `json:"type"`
-	ClientID  string            `json:"client_id,omitempty"`
-	UserID    string            `json:"user_id,omitempty"`
-	SessionID string            `json:"sid,omitempty"`
-	IP        string            `json:"ip,omitempty"`
-	RequestID string            `json:"request_id,omitempty"`
-	Details   map[string]string `json:"details,omitempty"`
-}
 
 func (e *env) auditCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Read the audit log (locally, or on a server with --server)"}
@@ -39,10 +28,9 @@ func (e *env) auditCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := make([]auditJSON, 0, len(events))
+				out := make([]adminapi.AuditView, 0, len(events))
 				for _, ev := range events {
-					out = append(out, auditJSON{ID: ev.ID, Time: ev.Time.UTC().Format(time.RFC3339Nano), Type: ev.Type,
-						ClientID: ev.ClientID, UserID: ev.UserID, SessionID: ev.SessionID, IP: ev.IP, RequestID: ev.RequestID, Details: ev.Details})
+					out = append(out, adminapi.NewAuditView(ev))
 				}
 				return printJSON(e.stdout, map[string]any{"events": out})
 			}

@@ -15,18 +15,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
-// Error codes of the JSON error object a failing command prints with
-// --json: the admin API's where the meaning is the same (in remote mode
-// the server's own code is passed on), and the command line's own for
-// what only happens here.
+// The command line's own error codes, for what only happens here; the
+// JSON error object of a failing command carries these or the admin API's
+// (adminapi.Code*: from the server in remote mode, for the same refusal
+// locally).
 const (
-	codeInvalidRequest = adminapi.CodeInvalidRequest
-	codeNotFound       = adminapi.CodeNotFound
-	codeConflict       = adminapi.CodeConflict
-	codeInUse          = adminapi.CodeInUse
-	codeServerError    = adminapi.CodeServerError
-	codeInvalidConfig  = "invalid_configuration"
-	codeUnavailable    = "unavailable"
+	codeInvalidConfig = "invalid_configuration"
+	codeUnavailable   = "unavailable"
 )
 
 // jsonError is what a command given --json prints on stdout when it fails.
@@ -71,7 +66,7 @@ func errorCode(err error) string {
 	kind, refused := admin.KindOf(err)
 	switch {
 	case errors.As(err, new(usageError)):
-		return codeInvalidRequest
+		return adminapi.CodeInvalidRequest
 	case errors.As(err, new(configError)), errors.Is(err, keys.ErrSealedKey), errors.Is(err, keys.ErrInvalidMasterKey),
 		errors.Is(err, keys.ErrMasterKeyMissing), errors.Is(err, keys.ErrMasterKeyFileMode):
 		return codeInvalidConfig
@@ -83,7 +78,7 @@ func errorCode(err error) string {
 		_, code := adminapi.StatusAndCode(kind)
 		return code
 	}
-	return codeServerError
+	return adminapi.CodeServerError
 }
 
 // remoteCode is the admin API's error code, or one from the status when
@@ -103,7 +98,7 @@ func remoteCode(e *adminclient.Error) string {
 		_, code := adminapi.StatusAndCode(k)
 		return code
 	}
-	return codeInvalidRequest
+	return adminapi.CodeInvalidRequest
 }
 
 // wantsJSON reports whether the failed command was asked for --json. A

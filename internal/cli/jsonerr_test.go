@@ -45,18 +45,18 @@ func TestJSONErrors(t *testing.T) {
 		wantCode string
 		wantExit int
 	}{
-		{"not found", []string{"clients", "get", "nope", "--json"}, codeNotFound, exitError},
-		{"user not found", []string{"users", "disable", "nobody", "--json"}, codeNotFound, exitError},
-		{"unknown role", []string{"clients", "update", "ci", "--roles", "nope", "--json"}, codeInvalidRequest, exitError},
+		{"not found", []string{"clients", "get", "nope", "--json"}, adminapi.CodeNotFound, exitError},
+		{"user not found", []string{"users", "disable", "nobody", "--json"}, adminapi.CodeNotFound, exitError},
+		{"unknown role", []string{"clients", "update", "ci", "--roles", "nope", "--json"}, adminapi.CodeInvalidRequest, exitError},
 		{"bad redirect", []string{"clients", "create", "--name", "bad", "--redirect-uri", "http://evil.example/cb", "--json"},
 			adminapi.CodeInvalidRedirectURI, exitError},
 		{"bad client metadata", []string{"clients", "create", "--name", "", "--grant-types", "client_credentials", "--json"},
 			adminapi.CodeInvalidClientMetadata, exitError},
-		{"conflict", []string{"roles", "create", "held", "--permissions", "a:b", "--json"}, codeConflict, exitError},
-		{"in use", []string{"roles", "delete", "held", "--json"}, codeInUse, exitError},
-		{"bootstrap twice", []string{"bootstrap", "--api-key", "--json"}, codeConflict, exitError},
-		{"usage, --json first", []string{"clients", "create", "--json", "--bogus"}, codeInvalidRequest, exitUsage},
-		{"usage, --json last", []string{"clients", "create", "--bogus", "--json"}, codeInvalidRequest, exitUsage},
+		{"conflict", []string{"roles", "create", "held", "--permissions", "a:b", "--json"}, adminapi.CodeConflict, exitError},
+		{"in use", []string{"roles", "delete", "held", "--json"}, adminapi.CodeInUse, exitError},
+		{"bootstrap twice", []string{"bootstrap", "--api-key", "--json"}, adminapi.CodeConflict, exitError},
+		{"usage, --json first", []string{"clients", "create", "--json", "--bogus"}, adminapi.CodeInvalidRequest, exitUsage},
+		{"usage, --json last", []string{"clients", "create", "--bogus", "--json"}, adminapi.CodeInvalidRequest, exitUsage},
 		{"bad store", []string{"clients", "list", "--json", "--store", "mysql://x"}, codeInvalidConfig, exitError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,10 +106,10 @@ func TestJSONErrorsRemote(t *testing.T) {
 		args      []string
 		wantCode  string
 	}{
-		{"not found", f.key, []string{"clients", "get", "nope", "--json"}, codeNotFound},
-		{"conflict", f.key, []string{"roles", "create", "reader", "--permissions", "a:b", "--json"}, codeConflict},
+		{"not found", f.key, []string{"clients", "get", "nope", "--json"}, adminapi.CodeNotFound},
+		{"conflict", f.key, []string{"roles", "create", "reader", "--permissions", "a:b", "--json"}, adminapi.CodeConflict},
 		{"unknown role", f.key, []string{"users", "create", "--username", "bob", "--roles", "nope", "--password-stdin", "--json"},
-			codeInvalidRequest},
+			adminapi.CodeInvalidRequest},
 		{"forbidden", reader.Key, []string{"roles", "create", "x", "--permissions", "a:b", "--json"}, "insufficient_scope"},
 		{"bad key", "sk_" + strings.Repeat("A", 43), []string{"roles", "list", "--json"}, "invalid_token"},
 	} {

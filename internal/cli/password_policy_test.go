@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/login"
 )
 
@@ -38,7 +39,7 @@ func TestUsersRefuseCommonPasswords(t *testing.T) {
 					if r.stdout != "" {
 						t.Errorf("stdout %q, want nothing", r.stdout)
 					}
-				} else if e := oneJSONError(t, r.stdout); e.Error != codeInvalidRequest || !strings.Contains(e.Description, msg) {
+				} else if e := oneJSONError(t, r.stdout); e.Error != adminapi.CodeInvalidRequest || !strings.Contains(e.Description, msg) {
 					t.Errorf("JSON error %+v, want invalid_request with %q", e, msg)
 				}
 				if mode == "remote" && !strings.Contains(r.stderr, "400 invalid_request") {
