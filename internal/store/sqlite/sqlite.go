@@ -52,6 +52,8 @@ const (
 	// walSizeLimit is what the WAL file is truncated to when it restarts,
 	// so that one burst does not leave a large file behind.
 	walSizeLimit = 16 << 20
+	// checkpointTimeout bounds one checkpoint.
+	checkpointTimeout = 5 * time.Second
 )
 
 // Store is a SQLite-backed store.Store.
@@ -135,8 +137,12 @@ func (s *Store) checkpoints() {
 // checkpoint runs one checkpoint of the given mode and returns the WAL's
 // size in pages.
 func (s *Store) checkpoint(mode string) (frames int, err error) {
+	// A checkpoint waits for no lock (PASSIVE) or for readers and the writer
+	// to finish (RESTART, TRUNCATE); bound it so Close cannot hang on one.
+	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
+	defer cancel()
 	var busy, done int
-	err = s.db.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done)
+	err = s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done)
 	return frames, err
 }
 
