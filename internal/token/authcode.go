@@ -94,7 +94,7 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 		Scopes: ac.Scopes, Audiences: base, AuthTime: ac.AuthTime, CreatedAt: now, ExpiresAt: now.Add(g.cfg.RefreshTTL)}
 	iss := store.Issue{AccessToken: issuedAccess(at)}
 	var refresh string
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
+	if slices.Contains(c.GrantTypes, oauth.GrantRefreshToken) {
 		refresh = secret.Token()
 		iss.RefreshToken = newRefreshToken(refresh, gr, now, g.cfg.RefreshIdleTTL)
 	}
@@ -111,7 +111,7 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 	}
 	resp.RefreshToken = refresh
 	g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "token_issued", ClientID: c.ID, UserID: u.ID, SessionID: ac.SessionID,
-		Details: map[string]string{"grant_type": GrantAuthorizationCode, "grant_id": gr.ID, "jti": at.JTI}})
+		Details: map[string]string{"grant_type": oauth.GrantAuthorizationCode, "grant_id": gr.ID, "jti": at.JTI}})
 	return resp, nil
 }
 

@@ -41,7 +41,7 @@ func (g *clientCredentials) grant(ctx context.Context, r *http.Request, f oauth.
 	}
 	// Machine tokens are audited as a count per client and minute: a row
 	// per token would cost more than minting it.
-	g.auditor.Count("token_issued", c.ID, GrantClientCredentials)
+	g.auditor.Count("token_issued", c.ID, oauth.GrantClientCredentials)
 	return &Response{AccessToken: m.Token, TokenType: "Bearer", ExpiresIn: int64(g.minter.AccessTTL.Seconds()),
 		Scope: oauth.JoinScope(scopes)}, nil
 }

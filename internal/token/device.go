@@ -15,9 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
-const GrantDeviceCode = oauth.GrantDeviceCode
-
 // Defaults of the device grant (RFC 8628 §3.2).
 const (
 	DefaultDeviceCodeTTL      = 10 * time.Minute
@@ -54,7 +51,7 @@ func (e *Endpoint) DeviceAuthorizationHandler() http.Handler {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(c.GrantTypes, GrantDeviceCode) {
+		if !slices.Contains(c.GrantTypes, oauth.GrantDeviceCode) {
 			return oauth.NewError(oauth.CodeUnauthorizedClient, "the client is not allowed to use the device authorization grant")
 		}
 		scopes, err := requestedScopes(f, c.Scopes)
@@ -162,7 +159,7 @@ func (g *deviceCode) grant(ctx context.Context, _ *http.Request, f oauth.Form, c
 		Scopes: d.Scopes, Audiences: base, AuthTime: d.AuthTime, CreatedAt: now, ExpiresAt: now.Add(g.cfg.RefreshTTL)}
 	iss := store.Issue{AccessToken: issuedAccess(at)}
 	var refresh string
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
+	if slices.Contains(c.GrantTypes, oauth.GrantRefreshToken) {
 		refresh = secret.Token()
 		iss.RefreshToken = newRefreshToken(refresh, gr, now, g.cfg.RefreshIdleTTL)
 	}
@@ -182,7 +179,7 @@ func (g *deviceCode) grant(ctx context.Context, _ *http.Request, f oauth.Form, c
 	}
 	resp.RefreshToken = refresh
 	g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "token_issued", ClientID: c.ID, UserID: u.ID, SessionID: d.SessionID,
-		Details: map[string]string{"grant_type": GrantDeviceCode, "grant_id": gr.ID, "jti": at.JTI}})
+		Details: map[string]string{"grant_type": oauth.GrantDeviceCode, "grant_id": gr.ID, "jti": at.JTI}})
 	return resp, nil
 }
 

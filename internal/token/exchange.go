@@ -13,17 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// Grant types and token types of token exchange (RFC 8693) and the JWT
-// bearer grant (RFC 7523).
-const (
-	GrantTokenExchange = oauth.GrantTokenExchange
-	GrantJWTBearer     = oauth.GrantJWTBearer
-
-	TokenTypeJWT         = oauth.TokenTypeJWT
-	TokenTypeIDToken     = oauth.TokenTypeIDToken
-	TokenTypeAccessToken = oauth.TokenTypeAccessToken
-)
-
 // Federator validates external tokens against the federation policies
 // (package federation).
 type Federator interface {
@@ -65,7 +54,7 @@ type exchange struct {
 func (g *exchange) grant(ctx context.Context, _ *http.Request, f oauth.Form, c *store.Client) (*Response, error) {
 	var subject, subjectType string
 	if g.bearer {
-		subject, subjectType = f.Get("assertion"), TokenTypeJWT
+		subject, subjectType = f.Get("assertion"), oauth.TokenTypeJWT
 		if subject == "" {
 			return nil, oauth.NewError(oauth.CodeInvalidRequest, "assertion is required")
 		}
@@ -76,25 +65,25 @@ func (g *exchange) grant(ctx context.Context, _ *http.Request, f oauth.Form, c *
 			return nil, oauth.NewError(oauth.CodeInvalidRequest, "subject_token and subject_token_type are required")
 		case f.Has("actor_token") || f.Has("actor_token_type"):
 			return nil, oauth.NewError(oauth.CodeInvalidRequest, "actor_token is not supported: the authenticated client is the actor")
-		case f.Has("requested_token_type") && f.Get("requested_token_type") != TokenTypeAccessToken:
-			return nil, oauth.NewError(oauth.CodeInvalidRequest, "only access tokens are issued (requested_token_type "+TokenTypeAccessToken+")")
+		case f.Has("requested_token_type") && f.Get("requested_token_type") != oauth.TokenTypeAccessToken:
+			return nil, oauth.NewError(oauth.CodeInvalidRequest, "only access tokens are issued (requested_token_type "+oauth.TokenTypeAccessToken+")")
 		}
 	}
 	var resp *Response
 	var err error
 	switch subjectType {
-	case TokenTypeJWT, TokenTypeIDToken:
+	case oauth.TokenTypeJWT, oauth.TokenTypeIDToken:
 		resp, err = g.federate(ctx, f, subject, c)
-	case TokenTypeAccessToken:
+	case oauth.TokenTypeAccessToken:
 		resp, err = g.delegate(ctx, f, subject, c)
 	default:
-		return nil, oauth.NewError(oauth.CodeInvalidRequest, "subject_token_type must be "+TokenTypeJWT+", "+TokenTypeIDToken+" or "+TokenTypeAccessToken)
+		return nil, oauth.NewError(oauth.CodeInvalidRequest, "subject_token_type must be "+oauth.TokenTypeJWT+", "+oauth.TokenTypeIDToken+" or "+oauth.TokenTypeAccessToken)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !g.bearer {
-		resp.IssuedTokenType = TokenTypeAccessToken
+		resp.IssuedTokenType = oauth.TokenTypeAccessToken
 	}
 	return resp, nil
 }
@@ -105,9 +94,9 @@ func (g *exchange) federate(ctx context.Context, f oauth.Form, subject string, c
 	if g.cfg.Federator == nil {
 		return nil, oauth.NewError(oauth.CodeUnsupportedGrantType, "workload identity federation is not enabled")
 	}
-	grant := GrantTokenExchange
+	grant := oauth.GrantTokenExchange
 	if g.bearer {
-		grant = GrantJWTBearer
+		grant = oauth.GrantJWTBearer
 	}
 	id, err := g.cfg.Federator.Validate(ctx, subject)
 	var rej *federation.Rejection
@@ -198,7 +187,7 @@ func (g *exchange) delegate(ctx context.Context, f oauth.Form, subject string, c
 		return nil, err
 	}
 	g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "token_exchanged", ClientID: c.ID, SessionID: claims.SID,
-		Details: map[string]string{"grant_type": GrantTokenExchange, "sub": claims.Subject, "subject_jti": claims.ID, "jti": at.JTI}})
+		Details: map[string]string{"grant_type": oauth.GrantTokenExchange, "sub": claims.Subject, "subject_jti": claims.ID, "jti": at.JTI}})
 	return &Response{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: int64(at.ExpiresAt.Sub(at.IssuedAt) / time.Second),
 		Scope: oauth.JoinScope(scopes)}, nil
 }

@@ -97,7 +97,7 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 	// refreshes every 15 minutes, and the rotation itself is on record in
 	// the grant's refresh tokens. Sign-ins, reuse and revocations are
 	// recorded in full.
-	g.cfg.Auditor.Count("token_issued", c.ID, GrantRefreshToken)
+	g.cfg.Auditor.Count("token_issued", c.ID, oauth.GrantRefreshToken)
 	return resp, nil
 }
 

@@ -148,26 +148,19 @@ func New(cfg Config) *Endpoint {
 		Alg: cfg.AccessAlg, Signer: cfg.Signer, Now: cfg.Now, Permissions: cfg.Permissions}
 	e := &Endpoint{cfg: cfg, minter: m, verified: newVerifiedCache()}
 	e.grants = map[string]grantHandler{
-		GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
-		GrantClientCredentials: &clientCredentials{minter: m, auditor: cfg.Auditor},
-		GrantRefreshToken:      &refreshToken{cfg: &e.cfg, minter: m},
-		GrantDeviceCode:        &deviceCode{cfg: &e.cfg, minter: m},
+		oauth.GrantAuthorizationCode: &authorizationCode{cfg: &e.cfg, minter: m},
+		oauth.GrantClientCredentials: &clientCredentials{minter: m, auditor: cfg.Auditor},
+		oauth.GrantRefreshToken:      &refreshToken{cfg: &e.cfg, minter: m},
+		oauth.GrantDeviceCode:        &deviceCode{cfg: &e.cfg, minter: m},
 	}
 	e.optional = map[string]optionalClientGrant{
-		GrantTokenExchange: &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken},
+		oauth.GrantTokenExchange: &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken},
 	}
 	if cfg.Federator != nil {
-		e.optional[GrantJWTBearer] = &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken, bearer: true}
+		e.optional[oauth.GrantJWTBearer] = &exchange{cfg: &e.cfg, minter: m, verify: e.VerifyAccessToken, bearer: true}
 	}
 	return e
 }
-
-// Grant type values (RFC 6749 §4.1.3, §4.4.2, §6).
-const (
-	GrantAuthorizationCode = oauth.GrantAuthorizationCode
-	GrantClientCredentials = oauth.GrantClientCredentials
-	GrantRefreshToken      = oauth.GrantRefreshToken
-)
 
 // GrantTypes lists the grant_type values served, for discovery.
 func (e *Endpoint) GrantTypes() []string {
