@@ -9,11 +9,14 @@
 # --skip-consent) and the user alice with the CLI, starts
 #   gatehouse serve --data-dir D --listen 127.0.0.1:P --issuer http://127.0.0.1:P
 # with request logs off on a free loopback port, waits until discovery
-# answers, then runs bench/load for: ceiling-sign, cc, refresh, introspect,
-# ceiling-static (a bare handler writing fixed bytes), discovery, jwks, and cc again open loop at half the measured cc peak (p99
-# at half peak). Prints one Markdown table (req/s, p50, p99, errors, server
-# CPU and memory per scenario), cc / ceiling, and the server's idle VmRSS
-# 3 s after the last run. Warnings and errors in the server log are listed.
+# answers, then runs bench/load for: ceiling-sign, cc, refresh, introspect
+# (5,000 distinct tokens cycled), ceiling-static (a bare handler writing
+# fixed bytes), discovery, jwks, and cc and refresh again open loop at half
+# their measured peak (p99 at half peak). bench-web registers
+# id_token_signed_response_alg ES256, so refresh signs two ES256 tokens.
+# Prints one Markdown table (req/s, p50, p99, errors, server CPU and memory
+# per scenario), the ratios to the ceilings, and the server's idle VmRSS 3 s
+# after the last run. Warnings and errors in the server log are listed.
 # Exits non-zero if any request failed (the table is printed first).
 #
 # Env: GHBENCH_DURATION     measured duration of each run (10s)
@@ -22,6 +25,8 @@
 #      GHBENCH_PIN=1        pin the server (and the ceiling server) to CPU 0 and the
 #                           harness to CPU 1 (DESIGN §8's one-pinned-core setup)
 #      GHBENCH_SERVE_ARGS   extra arguments for `gatehouse serve`
+#      GHBENCH_POSTGRES     a PostgreSQL URL: store everything in a fresh schema
+#                           there (dropped afterwards) instead of embedded SQLite
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -75,8 +80,12 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
+bench_schema=""
 bench_cleanup() {
   stop_server
+  if [[ -n $bench_schema ]]; then
+    psql "$GHBENCH_POSTGRES" -qc "DROP SCHEMA $bench_schema CASCADE" >/dev/null 2>&1 || true
+  fi
   rm -rf "$TMP"
 }
 install_traps
@@ -90,13 +99,24 @@ ghcli() { "$TMP/gatehouse" "$@" --data-dir "$DATA"; }
 # json_field KEY: the string value of "KEY" in the JSON object on stdin.
 json_field() { sed -n "s/^ *\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 
-log "registering bench clients and user alice in a fresh data dir"
+store_desc="embedded SQLite"
+if [[ -n ${GHBENCH_POSTGRES:-} ]]; then
+  command -v psql >/dev/null 2>&1 || die "GHBENCH_POSTGRES needs psql (apt-get install postgresql-client)"
+  bench_schema="gh_bench_$$"
+  psql "$GHBENCH_POSTGRES" -qc "CREATE SCHEMA $bench_schema" || die "cannot create schema $bench_schema in GHBENCH_POSTGRES"
+  sep='?'
+  [[ $GHBENCH_POSTGRES == *\?* ]] && sep='&'
+  export GATEHOUSE_STORE="$GHBENCH_POSTGRES${sep}search_path=$bench_schema"
+  store_desc="PostgreSQL (schema $bench_schema)"
+fi
+
+log "registering bench clients and user alice in a fresh data dir ($store_desc)"
 mkdir -p "$DATA"
 ghcli roles create deployer --permissions deployments:create >/dev/null 2>>"$TMP/cli.log" || { cat "$TMP/cli.log" >&2; die "could not create the deployer role"; }
 cc_secret=$(ghcli clients create --id bench-cc --name bench --grant-types client_credentials \
   --scopes items:read --audience https://api.example --roles deployer --json 2>>"$TMP/cli.log" | json_field client_secret)
 web_secret=$(ghcli clients create --id bench-web --name web --redirect-uri https://app.example/cb \
-  --skip-consent --json 2>>"$TMP/cli.log" | json_field client_secret)
+  --skip-consent --id-token-alg ES256 --json 2>>"$TMP/cli.log" | json_field client_secret)
 [[ -n $cc_secret && -n $web_secret ]] || { cat "$TMP/cli.log" >&2; die "could not read the client secrets"; }
 printf '%s\n' 'correct horse battery' | ghcli users create --username alice --password-stdin >/dev/null 2>>"$TMP/cli.log"
 
@@ -162,18 +182,21 @@ load jwks -scenario jwks
 half=$(awk -v r="$(field cc req/s)" 'BEGIN { printf "%.0f", r / 2 }')
 ((half > 0)) || die "cc measured no successful requests: cannot run at half peak"
 load "cc @ half peak" -scenario cc -client-secret "$cc_secret" -rate "$half"
+half=$(awk -v r="$(field refresh req/s)" 'BEGIN { printf "%.0f", r / 2 }')
+((half > 0)) || die "refresh measured no successful requests: cannot run at half peak"
+load "refresh @ half peak" -scenario refresh -web-client-secret "$web_secret" -rate "$half"
 
 sleep 3
 idle=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
 hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
 
-log "results ($(go version | cut -d' ' -f3), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $([[ $pin == 1 ]] && echo pinned || echo unpinned))"
+log "results ($store_desc, $(go version | cut -d' ' -f3), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $([[ $pin == 1 ]] && echo pinned || echo unpinned))"
 echo
 echo "| scenario | req/s | p50 | p99 | errors | server CPU (cores) | harness CPU | server max RSS in run | server peak RSS (VmHWM) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for label in "${order[@]}"; do
   name=$label
-  [[ $label == "cc @ half peak" ]] && name="cc @ half peak ($(field "$label" rate) req/s offered, $(field "$label" late) late sends)"
+  [[ $label == *"@ half peak" ]] && name="$label ($(field "$label" rate) req/s offered, $(field "$label" late) late sends)"
   [[ $label == ceiling-sign ]] && name="ceiling-sign (bare ES256 signer, own process)"
   [[ $label == ceiling-static ]] && name="ceiling-static (bare handler writing fixed bytes, own process)"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s MB | %s MB |\n' "$name" \
@@ -185,7 +208,12 @@ awk -v cc="$(field cc req/s)" -v ceil="$(field ceiling-sign req/s)" \
   'BEGIN { if (ceil > 0) printf "cc / ceiling-sign: %.2f (%.0f%% of the bare signer)\n", cc / ceil, 100 * cc / ceil }'
 awk -v d="$(field discovery req/s)" -v j="$(field jwks req/s)" -v ceil="$(field ceiling-static req/s)" \
   'BEGIN { if (ceil > 0) printf "discovery / ceiling-static: %.2f, jwks / ceiling-static: %.2f (target 0.80)\n", d / ceil, j / ceil }'
+awk -v r="$(field refresh req/s)" -v ceil="$(field ceiling-sign req/s)" \
+  'BEGIN { if (ceil > 0) printf "refresh / ceiling-sign: %.2f (a refresh signs two tokens and rotates in one transaction)\n", r / ceil }'
+awk -v i="$(field introspect req/s)" -v ceil="$(field ceiling-static req/s)" \
+  'BEGIN { if (ceil > 0) printf "introspect / ceiling-static: %.2f\n", i / ceil }'
 echo "p99 at half the cc peak: $(field "cc @ half peak" p99) (target < 10 ms)"
+echo "p99 at half the refresh peak: $(field "refresh @ half peak" p99) (target < 20 ms)"
 echo "server idle RSS 3 s after the runs: $idle MB (VmHWM $hwm MB)"
 
 warnings=$(grep -E '"level":"(WARN|ERROR)"' "$LOG" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' | sort | uniq -c || true)

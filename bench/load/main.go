@@ -17,7 +17,8 @@
 //	refresh       POST /oauth/token grant_type=refresh_token; every worker first gets its
 //	              own grant through the authorization code flow (login page, PKCE S256)
 //	              and then always presents the newest refresh token (rotation)
-//	introspect    POST /oauth/introspect token=<a client_credentials access token>
+//	introspect    POST /oauth/introspect token=<one of -tokens client_credentials access
+//	              tokens, fetched before the run; the workers cycle through all of them>
 //	discovery     GET /.well-known/openid-configuration
 //	jwks          GET /.well-known/jwks.json
 //	ceiling-sign  the cc request against a minimal net/http server that only signs
@@ -91,6 +92,7 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	concurrency int
+	tokens      int
 	rate        float64
 	pid         int
 	timeout     time.Duration
@@ -128,6 +130,7 @@ func main() {
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.StringVar(&c.clientID, "client-id", "bench-cc", "client_credentials client (cc, introspect, ceiling-sign)")
 	fs.StringVar(&c.clientSecret, "client-secret", "", "its secret")
+	fs.IntVar(&c.tokens, "tokens", 5000, "introspect: distinct access tokens to cycle through")
 	fs.StringVar(&c.scope, "scope", "", "scope parameter of the client_credentials request (empty: client's default)")
 	fs.StringVar(&c.webID, "web-client-id", "bench-web", "authorization_code + refresh_token client (refresh; register with --skip-consent)")
 	fs.StringVar(&c.webSecret, "web-client-secret", "", "its secret")
@@ -146,8 +149,8 @@ func main() {
 	if !slices.Contains(scenarios, c.scenario) {
 		fatalf("-scenario %q: want one of %s", c.scenario, strings.Join(scenarios, ", "))
 	}
-	if c.concurrency < 1 || c.duration <= 0 || c.warmup < 0 || c.rate < 0 {
-		fatalf("-concurrency must be >= 1, -duration > 0, -warmup and -rate >= 0")
+	if c.concurrency < 1 || c.tokens < 1 || c.duration <= 0 || c.warmup < 0 || c.rate < 0 {
+		fatalf("-concurrency and -tokens must be >= 1, -duration > 0, -warmup and -rate >= 0")
 	}
 	if c.label == "" {
 		c.label = c.scenario
@@ -485,20 +488,51 @@ func (h *harness) setup(base string, ws []*worker) error {
 		if err := needSecret(); err != nil {
 			return err
 		}
-		// One access token for everybody, from the client that introspects.
-		w := ws[0]
-		o := w.send(context.Background(), request{method: http.MethodPost, url: base + "/oauth/token", auth: ccAuth, body: ccBody})
-		if o.err != nil || o.status != http.StatusOK {
-			return fmt.Errorf("getting an access token to introspect: status %d, %w: %.300s", o.status, o.err, o.body)
+		// -tokens distinct access tokens from the client that introspects,
+		// fetched -concurrency at a time; each worker cycles through its
+		// share, so the server sees many tokens, as in production, and not
+		// one cached answer.
+		bodies := make([]string, c.tokens)
+		var (
+			fetchErr  error
+			fetchOnce sync.Once
+			nextTok   atomic.Int64
+			fetchers  sync.WaitGroup
+		)
+		for _, w := range ws {
+			fetchers.Go(func() {
+				for {
+					i := int(nextTok.Add(1) - 1)
+					if i >= len(bodies) {
+						return
+					}
+					o := w.send(context.Background(), request{method: http.MethodPost, url: base + "/oauth/token", auth: ccAuth, body: ccBody})
+					var tr struct {
+						AccessToken string `json:"access_token"`
+					}
+					if o.err == nil && o.status == http.StatusOK {
+						if err := json.Unmarshal(o.body, &tr); err != nil {
+							tr.AccessToken = ""
+						}
+					}
+					if tr.AccessToken == "" {
+						fetchOnce.Do(func() {
+							if o.err != nil {
+								fetchErr = fmt.Errorf("getting an access token to introspect: %w", o.err)
+							} else {
+								fetchErr = fmt.Errorf("getting an access token to introspect: status %d: %.300s", o.status, o.body)
+							}
+						})
+						return
+					}
+					bodies[i] = "token=" + url.QueryEscape(tr.AccessToken)
+				}
+			})
 		}
-		var tr struct {
-			AccessToken string `json:"access_token"`
+		fetchers.Wait()
+		if fetchErr != nil {
+			return fetchErr
 		}
-		if err := json.Unmarshal(o.body, &tr); err != nil || tr.AccessToken == "" {
-			return fmt.Errorf("token response without access_token: %.300s", o.body)
-		}
-		r := request{method: http.MethodPost, url: base + "/oauth/introspect", auth: ccAuth,
-			body: "token=" + url.QueryEscape(tr.AccessToken)}
 		active := func(o outcome) string {
 			if o.status/100 != 2 {
 				return "non-2xx"
@@ -508,8 +542,14 @@ func (h *harness) setup(base string, ws []*worker) error {
 			}
 			return ""
 		}
-		for _, w := range ws {
-			w.next, w.check = func() request { return r }, active
+		for i, w := range ws {
+			k := i // worker i starts at its own offset and steps by len(ws)
+			w.next = func() request {
+				body := bodies[k%len(bodies)]
+				k += len(ws)
+				return request{method: http.MethodPost, url: base + "/oauth/introspect", auth: ccAuth, body: body}
+			}
+			w.check = active
 		}
 	case "refresh":
 		if c.webSecret == "" {

@@ -1,14 +1,18 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,6 +149,88 @@ func benchRefresh(b *testing.B, a *App) {
 				b.Fatalf("response %s: %v", rec.Body, err)
 			}
 			rt = resp.RefreshToken
+		}
+	})
+}
+
+// BenchmarkIntrospect measures POST /oauth/introspect in process for
+// thousands of distinct client_credentials tokens cycled in turn (one token
+// would measure a cache): resource-server authentication, signature and
+// claims checks, the revocation list and the JSON answer. The app serves in
+// the background so its revocation list is kept fresh, as in production.
+func BenchmarkIntrospect(b *testing.B) {
+	cfg, err := loadBenchConfig(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(b.Context(), cfg, testLoggerB(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	serveInBackground(b, a)
+	ctx := b.Context()
+	now := time.Now()
+	_, ccSec, err := admin.CreateClient(ctx, a.store, admin.ClientSpec{ID: "cc", Name: "cc",
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"items:read"}, Audiences: []string{"rs"}}, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, rsSec, err := admin.CreateClient(ctx, a.store, admin.ClientSpec{ID: "rs", Name: "rs",
+		GrantTypes: []string{"client_credentials"}}, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.Handler()
+	const tokens = 5000
+	bodies := make([][]byte, tokens)
+	ccBody := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	for i := range bodies {
+		req := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(ccBody))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("cc", ccSec)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var resp struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.AccessToken == "" {
+			b.Fatalf("token %d: status %d %s", i, rec.Code, rec.Body)
+		}
+		bodies[i] = []byte(url.Values{"token": {resp.AccessToken}}.Encode())
+	}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := bodies[next.Add(1)%tokens]
+			req := httptest.NewRequest("POST", "/oauth/introspect", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("rs", rsSec)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"active":true`)) {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// serveInBackground runs a.Serve on a loopback listener (for its background
+// work: key refresh, revocation following) until the benchmark ends.
+func serveInBackground(b *testing.B, a *App) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln, nil) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("serve: %v", err)
 		}
 	})
 }
