@@ -7,10 +7,10 @@
 // Each worker loops: sign in by the authorization code flow (new grant),
 // refresh it -refreshes times, revoke it (RFC 7009) and start again; every
 // loop also gets a client_credentials token and revokes it. Every -sample
-// the database is measured: the SQLite file (with its WAL), or the
+// the database is measured: the SQLite file (its WAL apart), or the
 // PostgreSQL schema's tables and indexes, and the row count of every table
 // that grows with use. It prints a Markdown table of the samples and the
-// size at the end relative to the size after -settle.
+// database size at the end relative to the size after -settle.
 package main
 
 import (
@@ -90,8 +90,8 @@ func run(c config) error {
 		wg.Go(func() { worker(ctx, c, &ops, &failures) })
 	}
 
-	fmt.Printf("| elapsed | operations | failures | database size | rows (%s) |\n", strings.Join(tables, ", "))
-	fmt.Println("|---:|---:|---:|---:|---|")
+	fmt.Printf("| elapsed | operations | failures | database size | WAL | rows (%s) |\n", strings.Join(tables, ", "))
+	fmt.Println("|---:|---:|---:|---:|---:|---|")
 	start := time.Now()
 	var settled, last int64
 	tick := time.NewTicker(c.sample)
@@ -102,7 +102,7 @@ func run(c config) error {
 			done = true
 		case <-tick.C:
 		}
-		size, err := dbSize(db, c)
+		size, wal, err := dbSize(db, c)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,11 @@ func run(c config) error {
 			return err
 		}
 		elapsed := time.Since(start).Round(time.Second)
-		fmt.Printf("| %s | %d | %d | %.2f MB | %s |\n", elapsed, ops.Load(), failures.Load(), float64(size)/(1<<20), rows)
+		walCell := "-"
+		if c.sqlitePath != "" {
+			walCell = fmt.Sprintf("%.2f MB", float64(wal)/(1<<20))
+		}
+		fmt.Printf("| %s | %d | %d | %.2f MB | %s | %s |\n", elapsed, ops.Load(), failures.Load(), float64(size)/(1<<20), walCell, rows)
 		if settled == 0 && elapsed >= c.settle {
 			settled = size
 		}
@@ -206,22 +210,24 @@ func post(ctx context.Context, client *http.Client, u, id, secret string, form u
 	return nil
 }
 
-// dbSize is the SQLite file with its WAL, or the PostgreSQL schema's
-// tables with their indexes and TOAST.
-func dbSize(db *sql.DB, c config) (int64, error) {
+// dbSize is the SQLite database file and, apart, its WAL (which the
+// server's checkpointer bounds and truncates: it swings between
+// checkpoints and says nothing of growth), or the PostgreSQL schema's
+// tables with their indexes and TOAST (wal 0).
+func dbSize(db *sql.DB, c config) (size, wal int64, err error) {
 	if c.sqlitePath != "" {
-		var total int64
-		for _, p := range []string{c.sqlitePath, c.sqlitePath + "-wal"} {
-			if fi, err := os.Stat(p); err == nil {
-				total += fi.Size()
-			}
+		if fi, err := os.Stat(c.sqlitePath); err == nil {
+			size = fi.Size()
 		}
-		return total, nil
+		if fi, err := os.Stat(c.sqlitePath + "-wal"); err == nil {
+			wal = fi.Size()
+		}
+		return size, wal, nil
 	}
 	var n sql.NullInt64
-	err := db.QueryRowContext(context.Background(), `SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+	err = db.QueryRowContext(context.Background(), `SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
 JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = current_schema() AND c.relkind = 'r'`).Scan(&n)
-	return n.Int64, err
+	return n.Int64, 0, err
 }
 
 // rowCounts is the row count of every growing table, in tables' order.
