@@ -4,12 +4,15 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,11 +163,16 @@ func TestReadThenWriteTransactions(t *testing.T) {
 // restart from its beginning.
 func walCheckpointSeq(t *testing.T, path string) uint32 {
 	t.Helper()
-	b, err := os.ReadFile(path + "-wal")
-	if err != nil || len(b) < 32 {
-		t.Fatalf("read WAL header: %v (%d bytes)", err, len(b))
+	f, err := os.Open(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binary.BigEndian.Uint32(b[12:16])
+	defer f.Close()
+	var h [32]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		t.Fatalf("read WAL header: %v", err)
+	}
+	return binary.BigEndian.Uint32(h[12:16])
 }
 
 // TestCheckpointsInBackground: with SQLite's automatic checkpoint off, the
@@ -205,6 +213,71 @@ func TestCheckpointsInBackground(t *testing.T) {
 	es, err := s.ListAuditEvents(t.Context(), store.AuditQuery{Type: "test", Limit: 1000})
 	if err != nil || len(es) < commits {
 		t.Fatalf("after reopening: %d events, %v; want at least %d", len(es), err, commits)
+	}
+}
+
+// TestWALStartsOverUnderSteadyWrites: with writes that never pause, the
+// checkpointer still brings the WAL back to its start once it holds
+// finishFrames pages (by finishing its checkpoint between two group
+// commits), long before restartFrames, where it would hold every writer
+// while it waits for a RESTART checkpoint.
+func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s := open2(t, path)
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	const (
+		finishBytes = finishFrames * 4096
+		written     = finishBytes * 7 / 4 // well past finishFrames, far from restartFrames
+	)
+	var (
+		wg    sync.WaitGroup
+		total atomic.Int64
+		stop  = make(chan struct{})
+	)
+	detail := strings.Repeat("x", 3000)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				es := make([]store.AuditEvent, 8)
+				for j := range es {
+					es[j] = store.AuditEvent{Time: time.Now(), Type: "test", Details: map[string]string{"w": strconv.Itoa(w), "i": strconv.Itoa(i), "x": detail}}
+				}
+				if err := s.AppendAuditEvents(t.Context(), es); err != nil {
+					t.Error(err)
+					return
+				}
+				total.Add(int64(len(es) * len(detail)))
+			}
+		})
+	}
+	before := walCheckpointSeq(t, path)
+	var maxWAL int64
+	deadline := time.Now().Add(60 * time.Second)
+	for total.Load() < written && time.Now().Before(deadline) {
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			maxWAL = max(maxWAL, fi.Size())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	restarts := walCheckpointSeq(t, path) - before
+	t.Logf("wrote %d MB in steady writes: the WAL started over %d times, its file reached %d MB",
+		total.Load()>>20, restarts, maxWAL>>20)
+	if total.Load() < written {
+		t.Fatalf("wrote only %d of %d bytes before the deadline", total.Load(), written)
+	}
+	// Without the finishing step the WAL holds every frame written (it
+	// would start over only at restartFrames, beyond what is written here).
+	if restarts == 0 {
+		t.Errorf("the WAL never started over while %d MB were written (its file reached %d MB)", written>>20, maxWAL>>20)
 	}
 }
 

@@ -322,6 +322,17 @@ func (s *DB) inTx(ctx context.Context, fn func(tx cachedTx) error) error {
 	return nil
 }
 
+// BetweenWrites runs fn while no transaction of this store writes: on the
+// writer goroutine between two group commits where writes are serialized
+// (writes queue meanwhile), else at once. The SQLite checkpointer uses it
+// to finish a checkpoint that concurrent writes kept from completing.
+func (s *DB) BetweenWrites(ctx context.Context, fn func() error) error {
+	if s.w != nil {
+		return s.w.between(ctx, fn)
+	}
+	return fn()
+}
+
 // conflict maps a uniqueness violation anywhere in err's chain to
 // store.ErrConflict, dropping the driver error so no driver type leaks.
 func (s *DB) conflict(err error) error {

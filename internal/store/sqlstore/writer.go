@@ -33,8 +33,11 @@ type writer struct {
 }
 
 type txRequest struct {
-	ctx  context.Context
-	fn   func(cachedTx) error
+	ctx context.Context
+	fn  func(cachedTx) error
+	// bare, if set instead of fn, runs between two groups with no
+	// transaction open (see DB.BetweenWrites).
+	bare func() error
 	done chan error
 	// panicked holds what fn panicked with, if it did; do panics with it
 	// again in the caller's goroutine, where a panic would have been
@@ -53,7 +56,16 @@ func newWriter(s *DB) *writer {
 // it runs to its end, since its statements share a transaction with
 // others (cachedTx.ctx), and do waits for it.
 func (w *writer) do(ctx context.Context, fn func(cachedTx) error) error {
-	r := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return w.submit(&txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// between runs fn on the writer between two groups, while nothing writes.
+func (w *writer) between(ctx context.Context, fn func() error) error {
+	return w.submit(&txRequest{ctx: ctx, bare: fn, done: make(chan error, 1)})
+}
+
+func (w *writer) submit(r *txRequest) error {
+	ctx := r.ctx
 	select {
 	case w.reqs <- r:
 	case <-w.quit:
@@ -96,9 +108,18 @@ func (w *writer) loop() {
 	defer close(w.done)
 	group := make([]*txRequest, 0, maxGroup)
 	errs := make([]error, 0, maxGroup)
+	var bare *txRequest // met while filling a group: runs after it
 	for {
+		if bare != nil {
+			w.runBare(bare)
+			bare = nil
+		}
 		select {
 		case r := <-w.reqs:
+			if r.bare != nil {
+				w.runBare(r)
+				continue
+			}
 			group = append(group[:0], r)
 		case <-w.quit:
 			return
@@ -107,6 +128,10 @@ func (w *writer) loop() {
 		for len(group) < maxGroup {
 			select {
 			case r := <-w.reqs:
+				if r.bare != nil {
+					bare = r
+					break fill
+				}
 				group = append(group, r)
 			default:
 				break fill
@@ -118,6 +143,22 @@ func (w *writer) loop() {
 		}
 		clear(group)
 	}
+}
+
+// runBare runs a request of between, unless its ctx has ended.
+func (w *writer) runBare(r *txRequest) {
+	err := r.ctx.Err()
+	if err == nil {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					r.panicked, err = p, errPanicked
+				}
+			}()
+			err = r.bare()
+		}()
+	}
+	r.done <- err
 }
 
 // run runs group in one transaction and returns the outcome of each.
