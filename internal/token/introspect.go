@@ -134,7 +134,9 @@ func (e *Endpoint) VerifyAccessToken(ctx context.Context, tok string) (*AccessCl
 // verifiedCache keeps the claims of access tokens whose signature checked
 // out, until they expire (plus the verifier's leeway). Entries are
 // read-only once stored. The size is bounded: when full, expired entries go
-// first, and if none have expired the cache starts over.
+// first, and if too few have expired, an arbitrary tenth of the rest (map
+// order), so that a working set larger than the cache costs some
+// signature checks again, not all of them at once.
 type verifiedCache struct {
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]*AccessClaims
@@ -169,8 +171,11 @@ func (c *verifiedCache) put(key [sha256.Size]byte, cl *AccessClaims, now time.Ti
 				delete(c.entries, k)
 			}
 		}
-		if len(c.entries) >= maxVerified {
-			clear(c.entries)
+		for k := range c.entries {
+			if len(c.entries) < maxVerified-maxVerified/10 {
+				break
+			}
+			delete(c.entries, k)
 		}
 	}
 	c.entries[key] = cl
