@@ -1,6 +1,7 @@
 package app
 
 import (
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,7 +10,8 @@ import (
 // registerMetrics adds the metrics operators alert on (docs/operations.md)
 // beside the HTTP and garbage-collection ones: events by type and grant
 // (tokens issued, login failures, refresh-token reuse, ...), audit events
-// logged but not stored, and the age of each signing key in use.
+// logged but not stored, the age of each signing key in use, and how far
+// this node's revocation list (and its Redis mirror) may lag.
 func (a *App) registerMetrics() {
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_events_total",
@@ -22,6 +24,7 @@ func (a *App) registerMetrics() {
 			Help: "Audit events logged but not stored because the store could not keep up.",
 		}, func() float64 { return float64(a.audit.Dropped()) }),
 		keyAgeCollector{a},
+		revocationCollector{a},
 	)
 	// Store latency, as PostgreSQL serves it (the embedded SQLite store
 	// has no network to watch).
@@ -58,5 +61,37 @@ func (c keyAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.a.now()
 	for _, k := range c.a.keys.Active() {
 		ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(k.CreatedAt).Seconds(), k.Algorithm, k.KID)
+	}
+}
+
+// revocationCollector reports, at scrape time, how long ago this node's
+// revocation list last caught up with the store (+Inf before the first
+// sync) and, when Redis is configured, whether the mirror is up.
+type revocationCollector struct{ a *App }
+
+var (
+	revocationAgeDesc = prometheus.NewDesc("gatehouse_revocation_sync_age_seconds",
+		"Seconds since this node's revocation list last caught up with the store: the most a revocation made elsewhere can lag here.", nil, nil)
+	revocationMirrorDesc = prometheus.NewDesc("gatehouse_revocation_redis_mirror_up",
+		"1 while this node's last write or copy of the revocation list to Redis succeeded, else 0 (only with Redis configured).", nil, nil)
+)
+
+func (c revocationCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- revocationAgeDesc
+	ch <- revocationMirrorDesc
+}
+
+func (c revocationCollector) Collect(ch chan<- prometheus.Metric) {
+	age := math.Inf(1)
+	if t := c.a.revocations.LastSync(); !t.IsZero() {
+		age = max(c.a.now().Sub(t).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(revocationAgeDesc, prometheus.GaugeValue, age)
+	if configured, up := c.a.revocations.MirrorUp(); configured {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(revocationMirrorDesc, prometheus.GaugeValue, v)
 	}
 }

@@ -2,10 +2,14 @@ package app
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/testsvc"
 )
 
 // TestOperationsMetrics: the metrics operators alert on are exported:
@@ -42,4 +46,52 @@ func TestOperationsMetrics(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRevocationLagMetric: gatehouse_revocation_sync_age_seconds is how
+// long ago the node's revocation list last caught up with the store: near
+// zero on a serving node, whose follower syncs every 250 ms, and growing
+// on a node whose follower does not run; with Redis configured, the
+// mirror's state is exported beside it.
+func TestRevocationLagMetric(t *testing.T) {
+	srv := startServer(t, "sqlite", nil)
+	time.Sleep(300 * time.Millisecond)
+	if age := metricValue(t, srv.App, "gatehouse_revocation_sync_age_seconds"); age > 2 {
+		t.Errorf("serving node: revocation sync age %g s, want under 2", age)
+	}
+
+	// Not serving: synced once at start, then never again. A clock moved
+	// on by a minute shows the lag.
+	var offset atomic.Int64
+	cfg := testConfig(t)
+	cfg.Redis = "redis://" + testsvc.RedisAddr(t) + "/0"
+	a, err := New(t.Context(), cfg, testLogger(t), Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	offset.Store(int64(time.Minute))
+	if age := metricValue(t, a, "gatehouse_revocation_sync_age_seconds"); age < 60 {
+		t.Errorf("node not following the store for a minute: revocation sync age %g s, want at least 60", age)
+	}
+	if up := metricValue(t, a, "gatehouse_revocation_redis_mirror_up"); up != 0 {
+		t.Errorf("mirror loop not running: gatehouse_revocation_redis_mirror_up %g, want 0", up)
+	}
+}
+
+// metricValue scrapes a's /metrics for the unlabelled metric name.
+func metricValue(t *testing.T, a *App, name string) float64 {
+	t.Helper()
+	body := get(t, a.Handler(), "/metrics").Body.String()
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metrics lack %s:\n%s", name, body)
+	return 0
 }

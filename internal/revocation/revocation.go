@@ -338,6 +338,21 @@ func (l *List) revokedLocked(jti, sid, sub string, iat, now time.Time) bool {
 	return false
 }
 
+// LastSync is when the in-process copy last caught up with the store (the
+// zero time before the first sync): its age is this node's revocation lag
+// at worst.
+func (l *List) LastSync() time.Time {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.lastSync
+}
+
+// MirrorUp reports whether a mirror is configured and its last write or
+// copy succeeded.
+func (l *List) MirrorUp() (configured, up bool) {
+	return l.cfg.Mirror != nil, l.mirrorOK.Load()
+}
+
 // Healthy reports whether the in-process copy is fresh.
 func (l *List) Healthy() bool {
 	l.mu.RLock()
