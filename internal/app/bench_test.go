@@ -27,15 +27,7 @@ import (
 // (routing, middleware, client authentication, minting, JSON), without the
 // network: the server-side cost of one client_credentials token.
 func BenchmarkClientCredentials(b *testing.B) {
-	cfg, err := loadBenchConfig(b)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := New(b.Context(), cfg, testLoggerB(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := benchApp(b)
 	_, sec, err := admin.CreateClient(b.Context(), a.store, admin.ClientSpec{ID: "cc", Name: "cc",
 		GrantTypes: []string{"client_credentials"}, Scopes: []string{"items:read"}}, time.Now())
 	if err != nil {
@@ -56,6 +48,21 @@ func BenchmarkClientCredentials(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchApp is an App on the embedded store in a temporary folder, closed
+// when the benchmark ends.
+func benchApp(b *testing.B) *App {
+	cfg, err := loadBenchConfig(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(b.Context(), cfg, testLoggerB(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	return a
 }
 
 func loadBenchConfig(b *testing.B) (*config.Config, error) {
@@ -159,15 +166,7 @@ func benchRefresh(b *testing.B, a *App) {
 // claims checks, the revocation list and the JSON answer. The app serves in
 // the background so its revocation list is kept fresh, as in production.
 func BenchmarkIntrospect(b *testing.B) {
-	cfg, err := loadBenchConfig(b)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := New(b.Context(), cfg, testLoggerB(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := benchApp(b)
 	serveInBackground(b, a)
 	ctx := b.Context()
 	now := time.Now()

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -133,20 +131,7 @@ func TestClusterRedisOutageAndShutdown(t *testing.T) {
 	})
 
 	// Long polls open on the third node, then it shuts down.
-	poll := func(query string) (int, map[string]any, error) {
-		req, _ := http.NewRequest(http.MethodGet, thirdURL+"/oauth/revocations?"+query, nil)
-		req.SetBasicAuth("svc", sec)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := map[string]any{}
-		_ = json.Unmarshal(b, &m)
-		return resp.StatusCode, m, nil
-	}
-	code, first, err := poll("")
+	code, first, err := pollFeed(thirdURL, "svc", sec, "")
 	if err != nil || code != 200 {
 		t.Fatalf("first poll: %d %v %v", code, first, err)
 	}
@@ -154,7 +139,7 @@ func TestClusterRedisOutageAndShutdown(t *testing.T) {
 	polls := make(chan int, 2)
 	for range 2 {
 		go func() {
-			code, _, _ := poll("wait=20&since=" + cursor)
+			code, _, _ := pollFeed(thirdURL, "svc", sec, "wait=20&since="+cursor)
 			polls <- code
 		}()
 	}

@@ -35,19 +35,7 @@ func TestShutdownEndsFeedLongPolls(t *testing.T) {
 	base := "http://" + (<-addrc).String()
 
 	// A first poll gives the cursor; the next ones wait (20 s at most).
-	poll := func(query string) (int, map[string]any, error) {
-		req, _ := http.NewRequest(http.MethodGet, base+"/oauth/revocations?"+query, nil)
-		req.SetBasicAuth("api", sec)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := map[string]any{}
-		_ = json.Unmarshal(b, &m)
-		return resp.StatusCode, m, nil
-	}
+	poll := func(query string) (int, map[string]any, error) { return pollFeed(base, "api", sec, query) }
 	code, first, err := poll("")
 	if err != nil || code != 200 {
 		t.Fatalf("first poll: %d %v %v", code, first, err)
@@ -88,4 +76,23 @@ func TestShutdownEndsFeedLongPolls(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("shutdown took %s; the polls' 20 s wait must not hold it", took)
 	}
+}
+
+// pollFeed sends one request to the revocation feed at base as client id
+// and decodes its answer.
+func pollFeed(base, id, secret, query string) (int, map[string]any, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/oauth/revocations?"+query, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, nil
 }
