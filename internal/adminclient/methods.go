@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +25,12 @@ import (
 // in (if not nil) is the JSON body, out (if not nil) receives the JSON
 // answer.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	_, err := c.send(ctx, method, path, query, in, out)
+	return err
+}
+
+// send is call, also returning the status of a successful answer.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	u := *c.base
 	u.Path += adminapi.Prefix + path
 	u.RawQuery = query.Encode()
@@ -33,13 +38,13 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Accept", "application/json")
@@ -50,15 +55,15 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// *url.Error names the method and URL, which hold no secret.
-		return fmt.Errorf("admin API: %w", err)
+		return 0, fmt.Errorf("admin API: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("admin API: %s %s: reading the answer: %w", method, u.Path, err)
+		return 0, fmt.Errorf("admin API: %s %s: reading the answer: %w", method, u.Path, err)
 	}
 	if len(data) > maxBody {
-		return fmt.Errorf("admin API: %s %s: the answer is over %d bytes", method, u.Path, maxBody)
+		return 0, fmt.Errorf("admin API: %s %s: the answer is over %d bytes", method, u.Path, maxBody)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var e struct {
@@ -66,16 +71,16 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 			Description string `json:"error_description"`
 		}
 		_ = json.Unmarshal(data, &e) // a proxy's HTML page leaves e empty
-		return &Error{Status: resp.StatusCode, Code: printable(e.Error), Description: printable(e.Description),
+		return 0, &Error{Status: resp.StatusCode, Code: printable(e.Error), Description: printable(e.Description),
 			RetryAfter: printable(resp.Header.Get("Retry-After")), keyName: c.keyName}
 	}
 	if out == nil {
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("admin API: %s %s: the answer is not the JSON expected (is --server a Gatehouse server?): %w", method, u.Path, err)
+		return 0, fmt.Errorf("admin API: %s %s: the answer is not the JSON expected (is --server a Gatehouse server?): %w", method, u.Path, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // list reads the list at path (GET) and converts each view.
@@ -491,17 +496,13 @@ func (c *Client) GetFederationPolicy(ctx context.Context, name string) (store.Fe
 	return policyOf(d), err
 }
 
-// PutFederationPolicy asks first whether the policy exists: the API's
-// answer (200 or 201) says so too, but only once the change is made.
+// PutFederationPolicy creates or replaces a policy (PUT
+// /federation/policies/{name}) and reports whether it created it: the
+// API's answer is 201 then, 200 for a replacement.
 func (c *Client) PutFederationPolicy(ctx context.Context, p store.FederationPolicy) (store.FederationPolicy, bool, error) {
-	_, err := c.GetFederationPolicy(ctx, p.Name)
-	created := errors.Is(err, admin.ErrNotFound)
-	if err != nil && !created {
-		return store.FederationPolicy{}, false, err
-	}
 	var out federation.Document
-	err = c.call(ctx, http.MethodPut, "/federation/policies"+seg(p.Name), nil, federation.DocumentOf(p), &out)
-	return policyOf(out), created, err
+	status, err := c.send(ctx, http.MethodPut, "/federation/policies"+seg(p.Name), nil, federation.DocumentOf(p), &out)
+	return policyOf(out), status == http.StatusCreated, err
 }
 
 // DeleteFederationPolicy deletes a federation policy (DELETE
