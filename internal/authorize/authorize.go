@@ -462,7 +462,7 @@ func (e *Endpoint) fail(w http.ResponseWriter, r *http.Request, req Request, err
 	}
 	params := url.Values{"error": {oe.Code}}
 	if oe.Description != "" {
-		params.Set("error_description", oe.Description)
+		params.Set("error_description", oauth.DescriptionText(oe.Description))
 	}
 	e.redirectClient(w, r, req, params)
 }

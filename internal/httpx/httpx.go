@@ -71,7 +71,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	body := struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
-	}{oe.Code, oe.Description}
+	}{oe.Code, oauth.DescriptionText(oe.Description)}
 	NoStore(w)
 	WriteJSON(w, status, body)
 }

@@ -186,3 +186,15 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteErrorKeepsDescriptionInCharset: a description holding characters
+// RFC 6749 §5.2 excludes (a quote from a library's message) is rendered
+// within the charset.
+func TestWriteErrorKeepsDescriptionInCharset(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/oauth/token", nil)
+	WriteError(rec, req, slog.New(slog.DiscardHandler), oauth.NewError(oauth.CodeInvalidRequest, `bad "x"\y`))
+	if got := decodeError(t, rec)["error_description"]; got != "bad _x__y" {
+		t.Errorf("error_description %q, want %q", got, "bad _x__y")
+	}
+}

@@ -74,6 +74,27 @@ func (e *Error) HTTPStatus() int {
 	return e.Status
 }
 
+// DescriptionText keeps s within RFC 6749 §5.2's error_description
+// characters (printable ASCII but '"' and '\'), replacing the rest with
+// '_'. Renderers apply it, so a description built from a library's message
+// cannot break a strict client's parser.
+func DescriptionText(s string) string {
+	outside := func(c byte) bool { return c < 0x20 || c > 0x7e || c == '"' || c == '\\' }
+	b := []byte(nil)
+	for i := range len(s) {
+		if outside(s[i]) {
+			if b == nil {
+				b = []byte(s)
+			}
+			b[i] = '_'
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
 // NewError returns a 400 error with the given code and description.
 func NewError(code, description string) *Error {
 	return &Error{Code: code, Description: description}

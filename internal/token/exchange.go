@@ -104,7 +104,7 @@ func (g *exchange) federate(ctx context.Context, f oauth.Form, subject string, c
 	case errors.As(err, &rej):
 		g.cfg.Auditor.Record(ctx, store.AuditEvent{Type: "federation_refused", ClientID: clientIDOf(c),
 			Details: map[string]string{"grant_type": grant, "policy": rej.Policy, "reason": rej.Reason}})
-		return nil, oauth.NewError(oauth.CodeInvalidGrant, descriptionText(rej.Reason))
+		return nil, oauth.NewError(oauth.CodeInvalidGrant, oauth.DescriptionText(rej.Reason))
 	case errors.Is(err, federation.ErrKeysUnavailable):
 		e := oauth.Unavailable(err)
 		e.Description = "the external issuer's keys cannot be fetched now; retry shortly"
@@ -215,16 +215,4 @@ func clientIDOf(c *store.Client) string {
 		return ""
 	}
 	return c.ID
-}
-
-// descriptionText keeps s within RFC 6749 §5.2's error_description
-// characters (printable ASCII but '"' and '\'), replacing the rest.
-func descriptionText(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
