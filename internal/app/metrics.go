@@ -26,6 +26,20 @@ func (a *App) registerMetrics() {
 		keyAgeCollector{a},
 		revocationCollector{a},
 	)
+	// Group commits of the embedded store: transactions per commit is
+	// what keeps SQLite's writes cheap under load.
+	if g, ok := a.store.(interface{ GroupCommits() (uint64, uint64) }); ok {
+		a.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gatehouse_sqlite_commits_total",
+				Help: "Commits of the embedded SQLite store's writer, each holding one or more transactions.",
+			}, func() float64 { c, _ := g.GroupCommits(); return float64(c) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "gatehouse_sqlite_transactions_total",
+				Help: "Write transactions of the embedded SQLite store, committed in groups (see gatehouse_sqlite_commits_total).",
+			}, func() float64 { _, t := g.GroupCommits(); return float64(t) }),
+		)
+	}
 	// Store latency, as PostgreSQL serves it (the embedded SQLite store
 	// has no network to watch).
 	if o, ok := a.store.(interface {

@@ -39,6 +39,8 @@ func TestOperationsMetrics(t *testing.T) {
 		}
 		if backend == "postgres" {
 			want = append(want, `gatehouse_store_query_duration_seconds_count{outcome="ok"}`)
+		} else {
+			want = append(want, `gatehouse_sqlite_commits_total`, `gatehouse_sqlite_transactions_total`)
 		}
 		for _, w := range want {
 			if !strings.Contains(body, w) {

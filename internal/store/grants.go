@@ -173,8 +173,8 @@ type Grants interface {
 	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, grace time.Duration, iss Issue) (Grant, []Revocation, error)
 	// RotateRefreshTokenWith is RotateRefreshToken with iss decided by
 	// plan from the token, its grant and the grant's user (the zero User
-	// when the user no longer exists), as read at the start of the
-	// rotation. An error from plan is returned as it is, with nothing
+	// when the user no longer exists; without its PasswordHash, which no
+	// token needs), as read at the start of the rotation. An error from plan is returned as it is, with nothing
 	// written; plan must not call the store. ErrNotFound when the token
 	// is absent (plan is not called).
 	RotateRefreshTokenWith(ctx context.Context, hash []byte, now time.Time, grace time.Duration, plan RotationPlan) (Grant, []Revocation, error)

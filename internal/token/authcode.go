@@ -95,7 +95,7 @@ func (g *authorizationCode) grant(ctx context.Context, _ *http.Request, f oauth.
 	iss := store.Issue{AccessToken: issuedAccess(at)}
 	var refresh string
 	if slices.Contains(c.GrantTypes, oauth.GrantRefreshToken) {
-		refresh = secret.Token()
+		refresh = secret.OrderedToken()
 		iss.RefreshToken = newRefreshToken(refresh, gr, now, g.cfg.RefreshIdleTTL)
 	}
 	revs, err := g.cfg.Store.RedeemAuthCode(ctx, hash, now, gr, iss)
@@ -204,5 +204,5 @@ func newRefreshToken(plain string, gr store.Grant, now time.Time, idle time.Dura
 	if exp.After(gr.ExpiresAt) {
 		exp = gr.ExpiresAt
 	}
-	return &store.RefreshToken{Hash: secret.Hash(plain), GrantID: gr.ID, CreatedAt: now, ExpiresAt: exp}
+	return &store.RefreshToken{Hash: secret.OrderedHash(plain), GrantID: gr.ID, CreatedAt: now, ExpiresAt: exp}
 }

@@ -160,7 +160,7 @@ func (g *deviceCode) grant(ctx context.Context, _ *http.Request, f oauth.Form, c
 	iss := store.Issue{AccessToken: issuedAccess(at)}
 	var refresh string
 	if slices.Contains(c.GrantTypes, oauth.GrantRefreshToken) {
-		refresh = secret.Token()
+		refresh = secret.OrderedToken()
 		iss.RefreshToken = newRefreshToken(refresh, gr, now, g.cfg.RefreshIdleTTL)
 	}
 	revs, err := g.cfg.Store.RedeemDeviceCode(ctx, hash, now, gr, iss)

@@ -210,7 +210,7 @@ func (e *Endpoint) introspectAccess(ctx context.Context, tok string, caller stor
 }
 
 func (e *Endpoint) introspectRefresh(ctx context.Context, tok string, caller store.Client) (*Introspection, error) {
-	rt, g, err := e.cfg.Store.GetRefreshToken(ctx, secret.Hash(tok))
+	rt, g, err := e.cfg.Store.GetRefreshToken(ctx, secret.OrderedHash(tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil

@@ -123,7 +123,7 @@ type Minted struct {
 // Access signs an access token for a.
 func (m *Minter) Access(a Access) (Minted, error) {
 	if a.ID == "" {
-		a.ID = secret.ID()
+		a.ID = secret.OrderedID()
 	}
 	if a.IssuedAt.IsZero() {
 		a.IssuedAt = m.Now().Truncate(time.Second)
@@ -160,7 +160,7 @@ func (m *Minter) Access(a Access) (Minted, error) {
 
 // nextAccess returns the jti and iat of a new access token.
 func (m *Minter) nextAccess() (string, time.Time) {
-	return secret.ID(), m.Now().Truncate(time.Second)
+	return secret.OrderedID(), m.Now().Truncate(time.Second)
 }
 
 // accessExpiry is the "exp" of the access token a (with IssuedAt set).

@@ -32,7 +32,7 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 		return nil, oauth.NewError(oauth.CodeInvalidRequest, "refresh_token is required")
 	}
 	now := g.cfg.Now()
-	next := secret.Token()
+	next := secret.OrderedToken()
 	var (
 		ug userGrant
 		a  Access
@@ -72,7 +72,7 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 		return store.Issue{RefreshToken: newRefreshToken(next, gr, now, g.cfg.RefreshIdleTTL),
 			AccessToken: g.minter.issuedAccessOf(a)}, nil
 	}
-	rotated, revs, err := g.cfg.Store.RotateRefreshTokenWith(ctx, secret.Hash(plain), now, c.RefreshGrace, plan)
+	rotated, revs, err := g.cfg.Store.RotateRefreshTokenWith(ctx, secret.OrderedHash(plain), now, c.RefreshGrace, plan)
 	var oe *oauth.Error
 	switch {
 	case errors.As(err, &oe):

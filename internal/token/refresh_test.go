@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/login"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/token"
 )
@@ -399,4 +400,36 @@ func TestRevokeRefreshToken(t *testing.T) {
 			t.Error("access token of a revoked grant still active")
 		}
 	}
+}
+
+// TestRefreshTokenMadeBeforeOrderedKeys: refresh tokens issued before
+// they carried a time prefix (43 characters, stored under their plain
+// SHA-256) still rotate, introspect and revoke after an upgrade; the
+// successor is of the new form.
+func TestRefreshTokenMadeBeforeOrderedKeys(t *testing.T) {
+	f := newFixture(t)
+	r := f.mustRedeem(t, codeSpec{scopes: allScopes})
+	rt, gr, err := f.st.GetRefreshToken(t.Context(), secret.OrderedHash(r.RefreshToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.RefreshToken) != 51 {
+		t.Errorf("new refresh token %q: %d characters, want 51 (time prefix and secret)", r.RefreshToken, len(r.RefreshToken))
+	}
+	legacy := secret.Token()
+	now := f.clock.Now()
+	iss := store.Issue{RefreshToken: &store.RefreshToken{Hash: secret.Hash(legacy), GrantID: gr.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt},
+		AccessToken: store.IssuedAccessToken{JTI: secret.ID(), ExpiresAt: now.Add(time.Minute)}}
+	if _, _, err := f.st.RotateRefreshToken(t.Context(), secret.OrderedHash(r.RefreshToken), now, 0, iss); err != nil {
+		t.Fatal(err)
+	}
+	if !f.active(t, legacy, f.as("conf1")) {
+		t.Error("a refresh token of the old form does not introspect as active")
+	}
+	next := f.refresh(t, f.as("conf1"), legacy, nil)
+	expect(t, next, http.StatusOK, "")
+	if len(next.RefreshToken) != 51 {
+		t.Errorf("successor %q: %d characters, want 51", next.RefreshToken, len(next.RefreshToken))
+	}
+	expect(t, f.refresh(t, f.as("conf1"), legacy, nil), http.StatusBadRequest, "invalid_grant")
 }

@@ -71,7 +71,7 @@ func (e *Endpoint) revokeAccess(r *http.Request, tok string, c store.Client) err
 
 func (e *Endpoint) revokeRefresh(r *http.Request, tok string, c store.Client) error {
 	ctx := r.Context()
-	_, g, err := e.cfg.Store.GetRefreshToken(ctx, secret.Hash(tok))
+	_, g, err := e.cfg.Store.GetRefreshToken(ctx, secret.OrderedHash(tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil

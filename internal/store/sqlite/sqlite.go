@@ -167,6 +167,10 @@ func (s *Store) checkpoint(ctx context.Context, mode string) (frames int, err er
 	return frames, err
 }
 
+// GroupCommits returns how many commits the store's writer has run and
+// how many write transactions they held (see sqlstore.DB.WriterCommits).
+func (s *Store) GroupCommits() (commits, transactions uint64) { return s.WriterCommits() }
+
 // Close stops the checkpointer, checkpoints what is left and truncates the
 // WAL, and closes the database. Calling it again is harmless.
 func (s *Store) Close() error {

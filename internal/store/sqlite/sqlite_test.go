@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
@@ -320,5 +323,124 @@ func TestPanicInTransactionReachesCaller(t *testing.T) {
 	}
 	if err := s.CreateClient(t.Context(), store.Client{ID: "c1", Name: "c1", TokenEndpointAuthMethod: store.AuthNone, Public: true}); err != nil {
 		t.Errorf("a write after the panic: %v", err)
+	}
+}
+
+// TestTokenTablesKeepTheirRowsWithoutRowid upgrades a database that holds
+// tokens across migration 10 (refresh_tokens and access_tokens rebuilt
+// WITHOUT ROWID) and back: every row survives each way, and a refresh token
+// written before the upgrade still rotates after it.
+func TestTokenTablesKeepTheirRowsWithoutRowid(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rebuilt = 10
+	if _, err := p.UpTo(ctx, rebuilt-1); err != nil {
+		t.Fatalf("migrate up to %d: %v", rebuilt-1, err)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	exp := now.Add(time.Hour).UnixMicro()
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO grants (id, client_id, user_id, session_id, scopes, audiences, auth_time, created_at, expires_at)
+			VALUES ('g1', 'web', '', '', '["openid"]', '[]', 0, %d, %d)`, now.UnixMicro(), exp),
+		fmt.Sprintf(`INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES (x'01', 'g1', 0, %d), (x'02', 'g1', 0, %d)`, exp, exp),
+		fmt.Sprintf(`INSERT INTO access_tokens (jti, grant_id, expires_at) VALUES ('j1', 'g1', %d), ('j2', 'g1', %d)`, exp, exp),
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rows := func(stage string, wantRowid bool) {
+		t.Helper()
+		for _, table := range []string{"refresh_tokens", "access_tokens"} {
+			var n int
+			var ddl string
+			if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 2 {
+				t.Errorf("%s: %s holds %d rows (%v), want 2", stage, table, n, err)
+			}
+			if err := s.db.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE name = $1", table).Scan(&ddl); err != nil {
+				t.Fatal(err)
+			}
+			if got := !strings.Contains(ddl, "WITHOUT ROWID"); got != wantRowid {
+				t.Errorf("%s: %s has a rowid: %v, want %v", stage, table, got, wantRowid)
+			}
+		}
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	rows("after the upgrade", false)
+	if _, err := p.DownTo(ctx, rebuilt-1); err != nil {
+		t.Fatalf("migrate down: %v", err)
+	}
+	rows("after the downgrade", true)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate up again: %v", err)
+	}
+	rows("after upgrading again", false)
+	iss := store.Issue{RefreshToken: &store.RefreshToken{Hash: []byte{3}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		AccessToken: store.IssuedAccessToken{JTI: "j3", ExpiresAt: now.Add(time.Hour)}}
+	if _, _, err := s.RotateRefreshToken(ctx, []byte{1}, now, 0, iss); err != nil {
+		t.Fatalf("rotating a token written before the upgrade: %v", err)
+	}
+	revs, err := s.RevokeGrant(ctx, "g1", now)
+	if err != nil || len(revs) != 3 {
+		t.Errorf("RevokeGrant = %d entries, %v; want the 3 access tokens", len(revs), err)
+	}
+}
+
+// TestGroupCommitOnOneCore: with one P, as on the one pinned core of the
+// embedded deployment, transactions from goroutines that do work of their
+// own between them (request parsing, signing) still commit in groups. A
+// writer that closed each group as soon as its queue looked empty would
+// commit nearly each one alone there.
+func TestGroupCommitOnOneCore(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s := open(t)
+	const workers, each = 32, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				busy(50 * time.Microsecond) // a request's own work
+				now := time.Now()
+				err := s.CreateAuthCode(t.Context(), store.AuthCode{Hash: []byte(fmt.Sprint(w, "/", i)), ClientID: "web",
+					UserID: "u1", RedirectURI: "https://app.example/cb", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	commits, txs := s.GroupCommits()
+	if txs != workers*each {
+		t.Fatalf("GroupCommits counted %d transactions, want %d", txs, workers*each)
+	}
+	if mean := float64(txs) / float64(commits); mean < 4 {
+		t.Errorf("%d transactions in %d commits: %.1f per commit, want at least 4", txs, commits, mean)
+	}
+}
+
+// busy spins for d without blocking, as CPU-bound work does.
+func busy(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
 	}
 }

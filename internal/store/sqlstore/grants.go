@@ -64,12 +64,13 @@ WHERE r.hash = $1`
 
 	selectRefreshTokenGrantID = `SELECT grant_id FROM refresh_tokens WHERE hash = $1`
 
-	// The user columns read as their zero values when the user is gone.
+	// The user columns read as their zero values when the user is gone;
+	// the password hash is left out (RotationPlan).
 	selectRefreshTokenGrantUser = `SELECT r.hash, r.grant_id, r.created_at, r.expires_at, r.used_at,
 g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.audiences,
 g.auth_time, g.created_at, g.expires_at, g.revoked_at,
 COALESCE(u.id, ''), COALESCE(u.username, ''), COALESCE(u.email, ''), COALESCE(u.email_verified, false),
-COALESCE(u.password_hash, ''), COALESCE(u.roles, '[]'), COALESCE(u.disabled, false),
+'', COALESCE(u.roles, '[]'), COALESCE(u.disabled, false),
 COALESCE(u.created_at, 0), COALESCE(u.updated_at, 0), COALESCE(u.password_changed_at, 0)
 FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
 WHERE r.hash = $1`

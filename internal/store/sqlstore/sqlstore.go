@@ -23,9 +23,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -322,6 +324,16 @@ func (s *DB) inTx(ctx context.Context, fn func(tx cachedTx) error) error {
 	return nil
 }
 
+// WriterCommits returns how many group commits the writer has run and how
+// many transactions they held, where writes are serialized (SQLite); zeros
+// elsewhere. Their ratio is the mean group size.
+func (s *DB) WriterCommits() (commits, transactions uint64) {
+	if s.w == nil {
+		return 0, 0
+	}
+	return s.w.commits.Load(), s.w.txs.Load()
+}
+
 // BetweenWrites runs fn while no transaction of this store writes: on the
 // writer goroutine between two group commits where writes are serialized
 // (writes queue meanwhile), else at once. The SQLite checkpointer uses it
@@ -378,6 +390,9 @@ func encodeList(l []string) string {
 }
 
 func decodeList(s string) ([]string, error) {
+	if l, ok := decodePlainList(s); ok {
+		return l, nil
+	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, fmt.Errorf("decode string list: %w", err)
@@ -386,6 +401,40 @@ func decodeList(s string) ([]string, error) {
 		return nil, nil
 	}
 	return l, nil
+}
+
+// decodePlainList decodes, without reflection, the lists that encodeList
+// writes for plain strings: a compact JSON array whose strings hold no
+// escape, and so no quote or control character either. It reports false
+// for anything else, which decodeList then hands to encoding/json. Every
+// token refresh reads three lists, so this is on the hot path.
+func decodePlainList(s string) ([]string, bool) {
+	if s == "[]" {
+		return nil, true
+	}
+	if len(s) < 4 || s[:2] != `["` || s[len(s)-2:] != `"]` || strings.IndexByte(s, '\\') >= 0 || !utf8.ValidString(s) {
+		return nil, false
+	}
+	inner := s[2 : len(s)-2]
+	l := make([]string, 0, strings.Count(inner, `","`)+1)
+	for e := range strings.SplitSeq(inner, `","`) {
+		if strings.IndexByte(e, '"') >= 0 || hasControl(e) {
+			return nil, false
+		}
+		l = append(l, e)
+	}
+	return l, true
+}
+
+// hasControl reports whether s holds a byte JSON forbids unescaped in a
+// string.
+func hasControl(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeMap and decodeMap do for string maps what encodeList and

@@ -765,7 +765,9 @@ func testRotateWithPlan(t *testing.T, s store.Store) {
 		seen++
 		assertEqual(t, "planned token", rt, wantRT)
 		assertEqual(t, "planned grant", gr, g)
-		assertEqual(t, "planned user", us, u)
+		noHash := u
+		noHash.PasswordHash = "" // no token needs it: the store leaves it out
+		assertEqual(t, "planned user", us, noHash)
 		return store.Issue{}, refused
 	})
 	if err != refused || seen != 1 { //nolint:errorlint // the plan's error must come back as it is
