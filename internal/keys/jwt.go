@@ -117,29 +117,81 @@ func (m *Manager) Sign(alg, typ string, claims jwt.Claims) (string, error) {
 	if typ == "" {
 		return "", errors.New("keys: sign: empty typ")
 	}
-	var t *jwt.Token
-	var key any
+	var (
+		method jwt.SigningMethod
+		key    any
+		header string
+		err    error
+	)
 	if alg == HS256 {
 		if m.hmacSecret == nil {
 			return "", fmt.Errorf("%w HS256 (not configured)", ErrNoSigningKey)
 		}
-		t = jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-		key = m.hmacSecret
+		method, key = jwt.SigningMethodHS256, m.hmacSecret
+		header, err = encodeHeader(HS256, "", typ)
 	} else {
 		k := m.snap.Load().signers[alg]
 		if k == nil {
 			return "", fmt.Errorf("%w %q", ErrNoSigningKey, alg)
 		}
-		t = jwt.NewWithClaims(k.method, claims)
-		t.Header["kid"] = k.id
-		key = k.private
+		method, key = k.method, k.private
+		header, err = k.header(typ)
 	}
-	t.Header["typ"] = typ
-	s, err := t.SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("keys: signing %s token: %w", alg, err)
 	}
-	return s, nil
+	// The compact serialization of RFC 7515 §7.1, as golang-jwt writes it,
+	// with the header encoded once per key and typ instead of per token.
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("keys: signing %s token: %w", alg, err)
+	}
+	enc := base64.RawURLEncoding
+	var b strings.Builder
+	b.Grow(len(header) + 1 + enc.EncodedLen(len(body)) + 1 + enc.EncodedLen(maxSignatureLen))
+	b.WriteString(header)
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(body))
+	sig, err := method.Sign(b.String(), key)
+	if err != nil {
+		return "", fmt.Errorf("keys: signing %s token: %w", alg, err)
+	}
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(sig))
+	return b.String(), nil
+}
+
+// maxSignatureLen is the longest signature of the supported algorithms
+// (RS256 with a 4096-bit key), to size the token's buffer once.
+const maxSignatureLen = 512
+
+// encodeHeader returns the encoded JOSE header of a token: "alg", "kid"
+// when not empty, and "typ", as JSON with its members in name order (as
+// golang-jwt renders its header map).
+func encodeHeader(alg, kid, typ string) (string, error) {
+	h := map[string]string{"alg": alg, "typ": typ}
+	if kid != "" {
+		h["kid"] = kid
+	}
+	j, err := json.Marshal(h)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(j), nil
+}
+
+// header returns the encoded JOSE header of k's tokens of type typ,
+// rendered at its first use.
+func (k *signingKey) header(typ string) (string, error) {
+	if h, ok := k.headers.Load(typ); ok {
+		return h.(string), nil
+	}
+	h, err := encodeHeader(k.alg, k.id, typ)
+	if err != nil {
+		return "", err
+	}
+	k.headers.Store(typ, h)
+	return h, nil
 }
 
 // Verify checks token and returns its claims. Beyond the signature it

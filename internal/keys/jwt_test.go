@@ -438,3 +438,46 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestSignWritesWhatGolangJWTWrites: Sign renders each key's header once
+// and writes the compact serialization itself; the bytes must be the ones
+// golang-jwt writes (checked where the signature is deterministic, HS256,
+// and for the signing input of every algorithm), with each typ's header
+// kept apart.
+func TestSignWritesWhatGolangJWTWrites(t *testing.T) {
+	clock := newFakeClock()
+	secret := bytes.Repeat([]byte{7}, 32)
+	m := newTestManager(t, &memStore{}, clock, func(c *Config) { c.AccessTokenAlg = HS256; c.HMACSecret = secret })
+	claims := jwt.MapClaims{"iss": testIssuer, "sub": "<alice&bob>", "jti": "j1", "iat": clock.Now().Unix(), "exp": clock.Now().Add(time.Minute).Unix()}
+	for _, alg := range []string{HS256, ES256, RS256} {
+		for _, typ := range []string{"at+jwt", "JWT", "at+jwt"} {
+			got, err := m.Sign(alg, typ, claims)
+			if err != nil {
+				t.Fatalf("Sign(%s, %s): %v", alg, typ, err)
+			}
+			want := jwt.NewWithClaims(jwt.GetSigningMethod(alg), claims)
+			want.Header["typ"] = typ
+			var key any = secret
+			if alg != HS256 {
+				k := m.snap.Load().signers[alg]
+				want.Header["kid"] = k.id
+				key = k.private
+			}
+			input, err := want.SigningString()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(got, input+".") {
+				t.Errorf("Sign(%s, %s) = %s, want the signing input %s", alg, typ, got, input)
+			}
+			if alg == HS256 {
+				if w, _ := want.SignedString(key); got != w {
+					t.Errorf("Sign(HS256, %s) = %s, golang-jwt %s", typ, got, w)
+				}
+			}
+			if _, err := m.Verify(got, VerifyOptions{Algorithms: []string{alg}, Typ: typ, Issuer: testIssuer}); err != nil {
+				t.Errorf("Verify(Sign(%s, %s)): %v", alg, typ, err)
+			}
+		}
+	}
+}

@@ -153,6 +153,9 @@ type signingKey struct {
 	public       crypto.PublicKey
 	createdAt    time.Time
 	publishUntil time.Time // zero while active
+	// headers caches the encoded JOSE header per typ (see header). The
+	// typs are Gatehouse's own constants, so it stays small.
+	headers sync.Map
 }
 
 // NewManager validates cfg, loads the stored keys, and creates an active key
