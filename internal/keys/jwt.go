@@ -152,7 +152,12 @@ func (m *Manager) Sign(alg, typ string, claims jwt.Claims) (string, error) {
 	b.WriteString(header)
 	b.WriteByte('.')
 	b.WriteString(enc.EncodeToString(body))
-	sig, err := method.Sign(b.String(), key)
+	var sig []byte
+	if alg == ES256 {
+		sig, err = signES256(b.String(), key)
+	} else {
+		sig, err = method.Sign(b.String(), key)
+	}
 	if err != nil {
 		return "", fmt.Errorf("keys: signing %s token: %w", alg, err)
 	}
