@@ -219,7 +219,7 @@ func (e *Endpoint) parse(ctx context.Context, v url.Values) (Request, store.Clie
 	if rm := v.Get("response_mode"); rm != "" && rm != "query" {
 		return req, c, oauth.NewError(oauth.CodeInvalidRequest, "only response_mode=query is supported")
 	}
-	if !slices.Contains(c.GrantTypes, "authorization_code") {
+	if !slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode) {
 		return req, c, oauth.NewError(oauth.CodeUnauthorizedClient, "the client may not use the authorization code flow")
 	}
 	if req.Scopes, err = e.scopes(v, c); err != nil {
