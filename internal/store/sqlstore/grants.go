@@ -64,13 +64,15 @@ WHERE r.hash = $1`
 
 	selectRefreshTokenGrantID = `SELECT grant_id FROM refresh_tokens WHERE hash = $1`
 
-	// The user columns read as their zero values when the user is gone;
-	// the password hash is left out (RotationPlan).
-	selectRefreshTokenGrantUser = `SELECT r.hash, r.grant_id, r.created_at, r.expires_at, r.used_at,
+	// The user columns read as their zero values when the user is gone.
+	// The token's hash and grant ID are the caller's and the grant's, and
+	// the password hash is left out (RotationPlan): every column read costs
+	// allocations on each refresh.
+	selectRefreshTokenGrantUser = `SELECT r.created_at, r.expires_at, r.used_at,
 g.id, g.client_id, g.user_id, g.session_id, g.scopes, g.audiences,
 g.auth_time, g.created_at, g.expires_at, g.revoked_at,
 COALESCE(u.id, ''), COALESCE(u.username, ''), COALESCE(u.email, ''), COALESCE(u.email_verified, false),
-'', COALESCE(u.roles, '[]'), COALESCE(u.disabled, false),
+COALESCE(u.roles, '[]'), COALESCE(u.disabled, false),
 COALESCE(u.created_at, 0), COALESCE(u.updated_at, 0), COALESCE(u.password_changed_at, 0)
 FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
 WHERE r.hash = $1`
@@ -461,13 +463,17 @@ func readRotation(ctx context.Context, q querier, hash []byte) (store.RefreshTok
 		gr grantRow
 		ur userRow
 	)
-	err := q.QueryRowContext(ctx, selectRefreshTokenGrantUser, hash).Scan(append(append(rr.dest(), gr.dest()...), ur.dest()...)...)
+	dest := append([]any{&rr.createdAt, &rr.expiresAt, &rr.usedAt}, gr.dest()...)
+	dest = append(dest, &ur.u.ID, &ur.u.Username, &ur.u.Email, &ur.u.EmailVerified, &ur.roles,
+		&ur.u.Disabled, &ur.createdAt, &ur.updatedAt, &ur.passwordChangedAt)
+	err := q.QueryRowContext(ctx, selectRefreshTokenGrantUser, hash).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RefreshToken{}, store.Grant{}, store.User{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.RefreshToken{}, store.Grant{}, store.User{}, err
 	}
+	rr.t.Hash, rr.t.GrantID = hash, gr.g.ID
 	g, err := gr.grant()
 	if err != nil {
 		return store.RefreshToken{}, store.Grant{}, store.User{}, err
