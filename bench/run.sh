@@ -13,7 +13,9 @@
 # (5,000 distinct tokens cycled), ceiling-static (a bare handler writing
 # fixed bytes), discovery, jwks, and cc and refresh again open loop at half
 # their measured peak (p99 at half peak). bench-web registers
-# id_token_signed_response_alg ES256, so refresh signs two ES256 tokens.
+# id_token_signed_response_alg ES256, so refresh signs two ES256 tokens;
+# "refresh, no id_token" runs the same with bench-web-lean, registered with
+# omit_refresh_id_token (one signature per refresh, OIDC Core 12.2).
 # Prints one Markdown table (req/s, p50, p99, errors, server CPU and memory
 # per scenario), the ratios to the ceilings, and the server's idle VmRSS 3 s
 # after the last run. Warnings and errors in the server log are listed.
@@ -117,7 +119,9 @@ cc_secret=$(ghcli clients create --id bench-cc --name bench --grant-types client
   --scopes items:read --audience https://api.example --roles deployer --json 2>>"$TMP/cli.log" | json_field client_secret)
 web_secret=$(ghcli clients create --id bench-web --name web --redirect-uri https://app.example/cb \
   --skip-consent --id-token-alg ES256 --json 2>>"$TMP/cli.log" | json_field client_secret)
-[[ -n $cc_secret && -n $web_secret ]] || { cat "$TMP/cli.log" >&2; die "could not read the client secrets"; }
+lean_secret=$(ghcli clients create --id bench-web-lean --name lean --redirect-uri https://app.example/cb \
+  --skip-consent --id-token-alg ES256 --omit-refresh-id-token --json 2>>"$TMP/cli.log" | json_field client_secret)
+[[ -n $cc_secret && -n $web_secret && -n $lean_secret ]] || { cat "$TMP/cli.log" >&2; die "could not read the client secrets"; }
 printf '%s\n' 'correct horse battery' | ghcli users create --username alice --password-stdin >/dev/null 2>>"$TMP/cli.log"
 
 PORT=$(free_port 18080) || die "no free port from 18080"
@@ -175,6 +179,7 @@ log "running (each ${duration} after ${warmup} warm-up, concurrency $concurrency
 load ceiling-sign -scenario ceiling-sign -client-secret unused ${ceiling_pin[@]+"${ceiling_pin[@]}"}
 load cc -scenario cc -client-secret "$cc_secret"
 load refresh -scenario refresh -web-client-secret "$web_secret"
+load "refresh, no id_token" -scenario refresh -web-client-id bench-web-lean -web-client-secret "$lean_secret" -refresh-id-token=false
 load introspect -scenario introspect -client-secret "$cc_secret"
 load ceiling-static -scenario ceiling-static ${ceiling_pin[@]+"${ceiling_pin[@]}"}
 load discovery -scenario discovery
@@ -210,6 +215,8 @@ awk -v d="$(field discovery req/s)" -v j="$(field jwks req/s)" -v ceil="$(field 
   'BEGIN { if (ceil > 0) printf "discovery / ceiling-static: %.2f, jwks / ceiling-static: %.2f (target 0.80)\n", d / ceil, j / ceil }'
 awk -v r="$(field refresh req/s)" -v ceil="$(field ceiling-sign req/s)" \
   'BEGIN { if (ceil > 0) printf "refresh / ceiling-sign: %.2f (a refresh signs two tokens and rotates in one transaction)\n", r / ceil }'
+awk -v r="$(field "refresh, no id_token" req/s)" -v ceil="$(field ceiling-sign req/s)" \
+  'BEGIN { if (ceil > 0) printf "refresh without id_token / ceiling-sign: %.2f (one signature)\n", r / ceil }'
 awk -v i="$(field introspect req/s)" -v ceil="$(field ceiling-static req/s)" \
   'BEGIN { if (ceil > 0) printf "introspect / ceiling-static: %.2f\n", i / ceil }'
 echo "p99 at half the cc peak: $(field "cc @ half peak" p99) (target < 10 ms)"

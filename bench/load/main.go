@@ -100,6 +100,7 @@ type config struct {
 	clientID, clientSecret, scope string
 
 	webID, webSecret, redirectURI, username, password string
+	refreshIDToken                                    bool
 
 	ceilingCPUs string
 }
@@ -133,6 +134,7 @@ func main() {
 	fs.IntVar(&c.tokens, "tokens", 5000, "introspect: distinct access tokens to cycle through")
 	fs.StringVar(&c.scope, "scope", "", "scope parameter of the client_credentials request (empty: client's default)")
 	fs.StringVar(&c.webID, "web-client-id", "bench-web", "authorization_code + refresh_token client (refresh; register with --skip-consent)")
+	fs.BoolVar(&c.refreshIDToken, "refresh-id-token", true, "refresh responses must carry an id_token (false: must not, for a client registered with --omit-refresh-id-token)")
 	fs.StringVar(&c.webSecret, "web-client-secret", "", "its secret")
 	fs.StringVar(&c.redirectURI, "redirect-uri", "https://app.example/cb", "its registered redirect URI")
 	fs.StringVar(&c.username, "username", "alice", "user who signs in for the refresh grants")
@@ -574,12 +576,16 @@ func (h *harness) setup(base string, ws []*worker) error {
 				var tr struct {
 					AccessToken  string `json:"access_token"`
 					RefreshToken string `json:"refresh_token"`
+					IDToken      string `json:"id_token"`
 				}
 				if err := json.Unmarshal(o.body, &tr); err != nil {
 					return "2xx with invalid JSON"
 				}
 				if tr.AccessToken == "" || tr.RefreshToken == "" {
 					return "2xx without access_token or rotated refresh_token"
+				}
+				if (tr.IDToken != "") != c.refreshIDToken {
+					return fmt.Sprintf("2xx with id_token %t, want %t (-refresh-id-token)", tr.IDToken != "", c.refreshIDToken)
 				}
 				w.rt = tr.RefreshToken // rotation: always use the newest
 				return ""

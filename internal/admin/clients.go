@@ -38,6 +38,9 @@ type ClientSpec struct {
 	// IDTokenAlg is id_token_signed_response_alg: RS256 (the default, and
 	// OpenID Connect's) or ES256, about 30 times cheaper to sign.
 	IDTokenAlg string
+	// OmitRefreshIDToken leaves the id_token out of refresh responses
+	// (OpenID Connect Core §12.2); the client keeps the one of its sign-in.
+	OmitRefreshIDToken bool
 }
 
 // ClientPatch is a change to a client: the fields that are not nil replace
@@ -51,6 +54,7 @@ type ClientPatch struct {
 	SkipConsent                          *bool
 	RefreshGrace                         *time.Duration
 	IDTokenAlg                           *string
+	OmitRefreshIDToken                   *bool
 }
 
 // apply changes s as p says.
@@ -66,6 +70,7 @@ func (p ClientPatch) apply(s *ClientSpec) {
 	set(&s.SkipConsent, p.SkipConsent)
 	set(&s.RefreshGrace, p.RefreshGrace)
 	set(&s.IDTokenAlg, p.IDTokenAlg)
+	set(&s.OmitRefreshIDToken, p.OmitRefreshIDToken)
 }
 
 func set[T any](dst, v *T) {
@@ -171,6 +176,7 @@ func specOf(c store.Client) ClientSpec {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, Audiences: c.Audiences, Roles: c.Roles,
 		SkipConsent: c.SkipConsent, RefreshGrace: c.RefreshGrace, IDTokenAlg: c.IDTokenAlg,
+		OmitRefreshIDToken: c.OmitRefreshIDToken,
 	}
 }
 
@@ -300,6 +306,7 @@ func buildClientHolding(spec ClientSpec, held []string) (store.Client, error) {
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs,
 		GrantTypes: spec.GrantTypes, Scopes: spec.Scopes, Audiences: spec.Audiences, Roles: spec.Roles,
 		SkipConsent: spec.SkipConsent, RefreshGrace: spec.RefreshGrace, IDTokenAlg: spec.IDTokenAlg,
+		OmitRefreshIDToken: spec.OmitRefreshIDToken,
 	}, nil
 }
 

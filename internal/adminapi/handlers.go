@@ -204,13 +204,15 @@ type ClientPatch struct {
 	SkipConsent            *bool     `json:"skip_consent,omitempty"`
 	RefreshGraceSeconds    *int      `json:"refresh_grace_seconds,omitempty"`
 	IDTokenAlg             *string   `json:"id_token_signed_response_alg,omitempty"`
+	OmitRefreshIDToken     *bool     `json:"omit_refresh_id_token,omitempty"`
 }
 
 // NewClientPatch is the body that asks for p, less its roles.
 func NewClientPatch(p admin.ClientPatch) ClientPatch {
 	out := ClientPatch{Name: p.Name, AuthMethod: p.AuthMethod, RedirectURIs: p.RedirectURIs,
 		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, GrantTypes: p.GrantTypes, Scopes: p.Scopes,
-		Audiences: p.Audiences, SkipConsent: p.SkipConsent, IDTokenAlg: p.IDTokenAlg}
+		Audiences: p.Audiences, SkipConsent: p.SkipConsent, IDTokenAlg: p.IDTokenAlg,
+		OmitRefreshIDToken: p.OmitRefreshIDToken}
 	if p.RefreshGrace != nil {
 		n := int(*p.RefreshGrace / time.Second)
 		out.RefreshGraceSeconds = &n
@@ -222,7 +224,8 @@ func NewClientPatch(p admin.ClientPatch) ClientPatch {
 func (p ClientPatch) change() (admin.ClientPatch, error) {
 	out := admin.ClientPatch{Name: p.Name, AuthMethod: p.AuthMethod, RedirectURIs: p.RedirectURIs,
 		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, GrantTypes: p.GrantTypes, Scopes: p.Scopes,
-		Audiences: p.Audiences, SkipConsent: p.SkipConsent, IDTokenAlg: p.IDTokenAlg}
+		Audiences: p.Audiences, SkipConsent: p.SkipConsent, IDTokenAlg: p.IDTokenAlg,
+		OmitRefreshIDToken: p.OmitRefreshIDToken}
 	if p.RefreshGraceSeconds != nil {
 		grace, err := clientGrace(*p.RefreshGraceSeconds)
 		if err != nil {
@@ -251,7 +254,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		ID: req.ClientID, Name: req.Name, Public: req.Public, AuthMethod: req.TokenEndpointAuthMethod,
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, GrantTypes: req.GrantTypes,
 		Scopes: req.Scopes, Audiences: req.Audiences, Roles: req.Roles, SkipConsent: req.SkipConsent,
-		RefreshGrace: grace, IDTokenAlg: req.IDTokenAlg,
+		RefreshGrace: grace, IDTokenAlg: req.IDTokenAlg, OmitRefreshIDToken: req.OmitRefreshIDToken,
 	})
 	if err != nil {
 		return err

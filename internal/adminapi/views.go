@@ -29,6 +29,7 @@ type ClientFields struct {
 	SkipConsent             bool     `json:"skip_consent"`
 	RefreshGraceSeconds     int      `json:"refresh_grace_seconds"`
 	IDTokenAlg              string   `json:"id_token_signed_response_alg"`
+	OmitRefreshIDToken      bool     `json:"omit_refresh_id_token"`
 }
 
 // ClientRequest is the body of POST /clients.
@@ -44,7 +45,8 @@ func NewClientRequest(spec admin.ClientSpec) ClientRequest {
 		TokenEndpointAuthMethod: spec.AuthMethod, RedirectURIs: spec.RedirectURIs,
 		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		Audiences: spec.Audiences, Roles: spec.Roles, SkipConsent: spec.SkipConsent,
-		RefreshGraceSeconds: int(spec.RefreshGrace / time.Second), IDTokenAlg: spec.IDTokenAlg}}
+		RefreshGraceSeconds: int(spec.RefreshGrace / time.Second), IDTokenAlg: spec.IDTokenAlg,
+		OmitRefreshIDToken: spec.OmitRefreshIDToken}}
 }
 
 // ClientView is a client.
@@ -63,7 +65,7 @@ func NewClientView(c store.Client, secret string) ClientView {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
 		Roles: nonNil(c.Roles), SkipConsent: c.SkipConsent, RefreshGraceSeconds: int(c.RefreshGrace / time.Second),
-		IDTokenAlg: cmp.Or(c.IDTokenAlg, "RS256")},
+		IDTokenAlg: cmp.Or(c.IDTokenAlg, "RS256"), OmitRefreshIDToken: c.OmitRefreshIDToken},
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }

@@ -135,7 +135,7 @@ func clientOf(v adminapi.ClientView) (store.Client, error) {
 		RedirectURIs: v.RedirectURIs, PostLogoutRedirectURIs: v.PostLogoutRedirectURIs, GrantTypes: v.GrantTypes,
 		Scopes: v.Scopes, Audiences: v.Audiences, Roles: v.Roles, SkipConsent: v.SkipConsent,
 		RefreshGrace: time.Duration(v.RefreshGraceSeconds) * time.Second, IDTokenAlg: idTokenAlgOf(v.IDTokenAlg),
-		CreatedAt: created, UpdatedAt: updated}, nil
+		OmitRefreshIDToken: v.OmitRefreshIDToken, CreatedAt: created, UpdatedAt: updated}, nil
 }
 
 // idTokenAlgOf is a view's algorithm as the store keeps it: RS256, the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,38 @@ func TestClientsRefuseBadRedirectURIs(t *testing.T) {
 	}
 	if r := f.remote(t, "", "clients", "update", "web", "--name", ""); r.code != 1 || !strings.Contains(r.stderr, "400 invalid_client_metadata") {
 		t.Errorf("empty name: exit %d, stderr %q; want invalid_client_metadata", r.code, r.stderr)
+	}
+}
+
+// TestClientsOmitRefreshIDToken: --omit-refresh-id-token sets the client's
+// omit_refresh_id_token on create and update, locally and through the
+// admin API, and an update that does not name it leaves it alone.
+func TestClientsOmitRefreshIDToken(t *testing.T) {
+	f := newRemoteFixture(t, nil)
+	for mode, run := range map[string]func(*testing.T, string, ...string) cliResult{"local": f.local, "remote": f.remote} {
+		id := "web-" + mode
+		omitted := func(args ...string) bool {
+			t.Helper()
+			r := run(t, "", args...)
+			var v struct {
+				Omit *bool `json:"omit_refresh_id_token"`
+			}
+			if r.code != 0 || json.Unmarshal([]byte(r.stdout), &v) != nil || v.Omit == nil {
+				t.Fatalf("%s %v: exit %d, stdout %q, stderr %q", mode, args, r.code, r.stdout, r.stderr)
+			}
+			return *v.Omit
+		}
+		if !omitted("clients", "create", "--id", id, "--name", "Web", "--redirect-uri", "https://app.example/cb", "--omit-refresh-id-token", "--json") {
+			t.Errorf("%s: created with --omit-refresh-id-token, but it is off", mode)
+		}
+		if !omitted("clients", "update", id, "--name", "Web 2", "--json") {
+			t.Errorf("%s: an update of the name turned omit_refresh_id_token off", mode)
+		}
+		if omitted("clients", "update", id, "--omit-refresh-id-token=false", "--json") {
+			t.Errorf("%s: --omit-refresh-id-token=false left it on", mode)
+		}
+		if omitted("clients", "create", "--id", id+"-default", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--json") {
+			t.Errorf("%s: a new client omits refresh id_tokens by default", mode)
+		}
 	}
 }

@@ -49,6 +49,7 @@ func (f *clientFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.spec.SkipConsent, "skip-consent", false, "first-party client: do not ask users for consent")
 	fs.DurationVar(&f.grace, "refresh-grace", 0, "how long a rotated refresh token may be replayed (lost response), e.g. 10s")
 	fs.StringVar(&f.spec.IDTokenAlg, "id-token-alg", "", "id_token_signed_response_alg: RS256 (default) or ES256 (about 30 times cheaper to sign; the client must accept it)")
+	fs.BoolVar(&f.spec.OmitRefreshIDToken, "omit-refresh-id-token", false, "leave the id_token out of refresh responses (OpenID Connect Core 12.2): one signature less per refresh, for clients that keep their sign-in id_token")
 }
 
 // update is the change the flags given ask for.
@@ -85,6 +86,9 @@ func (f *clientFlags) update(changed func(flag string) bool) admin.ClientPatch {
 	}
 	if changed("id-token-alg") {
 		u.IDTokenAlg = &n.IDTokenAlg
+	}
+	if changed("omit-refresh-id-token") {
+		u.OmitRefreshIDToken = &n.OmitRefreshIDToken
 	}
 	return u
 }
@@ -193,6 +197,7 @@ func (e *env) printClient(c store.Client, asJSON bool) error {
 	row("skip consent", j.SkipConsent)
 	row("refresh grace", time.Duration(j.RefreshGraceSeconds)*time.Second)
 	row("id_token alg", j.IDTokenAlg)
+	row("omit refresh id_token", j.OmitRefreshIDToken)
 	row("created", j.CreatedAt)
 	return tw.Flush()
 }

@@ -46,8 +46,12 @@ type Client struct {
 	// IDTokenAlg is the client's id_token_signed_response_alg (OpenID
 	// Connect Registration §2); empty means RS256.
 	IDTokenAlg string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// OmitRefreshIDToken leaves the id_token out of the client's refresh
+	// responses (OpenID Connect Core §12.2 allows it), saving a signature
+	// per refresh for clients that read the user from their first id_token.
+	OmitRefreshIDToken bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // Clients persists OAuth clients.

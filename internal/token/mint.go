@@ -184,6 +184,9 @@ type userGrant struct {
 	// Nonce is echoed in the id_token (code grant only: OIDC Core §12.2
 	// leaves it out of refreshed id_tokens).
 	Nonce string
+	// NoIDToken leaves the id_token out even with the "openid" scope (a
+	// refresh for a client that asked for that: OIDC Core §12.2).
+	NoIDToken bool
 }
 
 // forUser signs the access token and, with the "openid" scope, the
@@ -227,7 +230,7 @@ func (m *Minter) signForUser(g userGrant, a Access) (Minted, *Response, error) {
 	}
 	resp := &Response{AccessToken: at.Token, TokenType: "Bearer", ExpiresIn: int64(m.AccessTTL.Seconds()),
 		Scope: oauth.JoinScope(g.Scopes)}
-	if slices.Contains(g.Scopes, ScopeOpenID) {
+	if slices.Contains(g.Scopes, ScopeOpenID) && !g.NoIDToken {
 		resp.IDToken, err = m.IDToken(IDToken{ClientID: g.Client.ID, User: g.User, Scopes: g.Scopes, Alg: g.Client.IDTokenAlg,
 			SID: g.SID, AuthTime: g.AuthTime, Nonce: g.Nonce, AccessToken: at.Token})
 		if err != nil {

@@ -65,7 +65,8 @@ func (g *refreshToken) grant(ctx context.Context, _ *http.Request, f oauth.Form,
 		if err != nil {
 			return store.Issue{}, err
 		}
-		ug = userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud, SID: gr.SessionID, AuthTime: gr.AuthTime}
+		ug = userGrant{Client: c, User: u, Scopes: scopes, Audiences: aud, SID: gr.SessionID, AuthTime: gr.AuthTime,
+			NoIDToken: c.OmitRefreshIDToken}
 		if a, err = g.minter.userAccess(ctx, ug); err != nil {
 			return store.Issue{}, err
 		}

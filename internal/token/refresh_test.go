@@ -433,3 +433,33 @@ func TestRefreshTokenMadeBeforeOrderedKeys(t *testing.T) {
 	}
 	expect(t, f.refresh(t, f.as("conf1"), legacy, nil), http.StatusBadRequest, "invalid_grant")
 }
+
+// TestRefreshWithoutIDToken: a client registered with omit_refresh_id_token
+// gets no id_token from a refresh (OIDC Core §12.2), still gets one when it
+// redeems a code, and gets them again from refreshes once it changes back.
+func TestRefreshWithoutIDToken(t *testing.T) {
+	f := newFixture(t)
+	omit := func(v bool) {
+		t.Helper()
+		if _, err := admin.UpdateClient(t.Context(), f.st, "conf1", func(s *admin.ClientSpec) { s.OmitRefreshIDToken = v }, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(token.ClientCacheTTL) // client changes reach the token endpoint within it
+	}
+	omit(true)
+	r := f.mustRedeem(t, codeSpec{scopes: allScopes})
+	if r.IDToken == "" {
+		t.Fatal("the code grant gave no id_token")
+	}
+	next := f.refresh(t, f.as("conf1"), r.RefreshToken, nil)
+	expect(t, next, http.StatusOK, "")
+	if next.IDToken != "" || next.AccessToken == "" || next.RefreshToken == "" || next.Scope != "openid profile email items:read" {
+		t.Fatalf("refresh for a client omitting the id_token: %s", next.raw)
+	}
+	omit(false)
+	again := f.refresh(t, f.as("conf1"), next.RefreshToken, nil)
+	expect(t, again, http.StatusOK, "")
+	if again.IDToken == "" {
+		t.Fatalf("refresh after the client changed back: no id_token: %s", again.raw)
+	}
+}

@@ -12,11 +12,11 @@ import (
 
 const clientColumns = `id, name, secret_hash, public, token_endpoint_auth_method,
 redirect_uris, post_logout_redirect_uris, grant_types, scopes, audiences, roles,
-skip_consent, refresh_grace, created_at, updated_at, id_token_alg`
+skip_consent, refresh_grace, created_at, updated_at, id_token_alg, omit_refresh_id_token`
 
 const (
 	insertClient = `INSERT INTO clients (` + clientColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 	selectClient = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 
@@ -25,7 +25,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	updateClient = `UPDATE clients SET name = $2, secret_hash = $3, public = $4,
 token_endpoint_auth_method = $5, redirect_uris = $6, post_logout_redirect_uris = $7,
 grant_types = $8, scopes = $9, audiences = $10, roles = $11, skip_consent = $12,
-refresh_grace = $13, created_at = $14, updated_at = $15, id_token_alg = $16
+refresh_grace = $13, created_at = $14, updated_at = $15, id_token_alg = $16,
+omit_refresh_id_token = $17
 WHERE id = $1`
 
 	deleteClient         = `DELETE FROM clients WHERE id = $1`
@@ -39,6 +40,7 @@ func clientArgs(c store.Client) []any {
 		encodeList(c.RedirectURIs), encodeList(c.PostLogoutRedirectURIs), encodeList(c.GrantTypes),
 		encodeList(c.Scopes), encodeList(c.Audiences), encodeList(c.Roles),
 		c.SkipConsent, int64(c.RefreshGrace), toMicros(c.CreatedAt), toMicros(c.UpdatedAt), c.IDTokenAlg,
+		c.OmitRefreshIDToken,
 	}
 }
 
@@ -175,7 +177,7 @@ func scanClient(row scanner) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.TokenEndpointAuthMethod,
 		&redirect, &postLogout, &grantTypes, &scopes, &auds, &roles,
-		&c.SkipConsent, &grace, &createdAt, &updatedAt, &c.IDTokenAlg); err != nil {
+		&c.SkipConsent, &grace, &createdAt, &updatedAt, &c.IDTokenAlg, &c.OmitRefreshIDToken); err != nil {
 		return store.Client{}, err
 	}
 	var err error

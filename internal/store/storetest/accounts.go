@@ -60,6 +60,7 @@ func fullClient(id string) store.Client {
 		SkipConsent:             true,
 		RefreshGrace:            2*time.Second + 1500*time.Nanosecond,
 		IDTokenAlg:              "ES256",
+		OmitRefreshIDToken:      true,
 		CreatedAt:               at(-time.Hour),
 		UpdatedAt:               at(-time.Minute),
 	}

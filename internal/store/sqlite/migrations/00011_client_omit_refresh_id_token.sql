@@ -1,0 +1,7 @@
+-- +goose Up
+-- Whether the client's refresh responses leave out the id_token (OpenID
+-- Connect Core §12.2 allows it); by default they carry one.
+ALTER TABLE clients ADD COLUMN omit_refresh_id_token INTEGER NOT NULL DEFAULT 0 CHECK (omit_refresh_id_token IN (0, 1));
+
+-- +goose Down
+ALTER TABLE clients DROP COLUMN omit_refresh_id_token;
