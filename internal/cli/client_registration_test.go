@@ -90,3 +90,25 @@ func TestClientsOmitRefreshIDToken(t *testing.T) {
 		}
 	}
 }
+
+// TestClientsCreateDeviceClient: a public client of the device grant (RFC
+// 8628) and refresh tokens is registered from the command line, locally
+// and through the admin API, with its grant types as given.
+func TestClientsCreateDeviceClient(t *testing.T) {
+	f := newRemoteFixture(t, nil)
+	for mode, run := range map[string]func(*testing.T, string, ...string) cliResult{"local": f.local, "remote": f.remote} {
+		r := run(t, "", "clients", "create", "--id", "tv-"+mode, "--name", "TV", "--public",
+			"--grant-types", "urn:ietf:params:oauth:grant-type:device_code,refresh_token", "--scopes", "openid,offline_access", "--json")
+		var v struct {
+			Public     bool     `json:"public"`
+			GrantTypes []string `json:"grant_types"`
+			Secret     string   `json:"client_secret"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &v) != nil {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", mode, r.code, r.stdout, r.stderr)
+		}
+		if !v.Public || v.Secret != "" || strings.Join(v.GrantTypes, " ") != "urn:ietf:params:oauth:grant-type:device_code refresh_token" {
+			t.Errorf("%s: device client %+v, want public, no secret, the device and refresh grants", mode, v)
+		}
+	}
+}

@@ -542,12 +542,15 @@ func TestRoutesCommand(t *testing.T) {
 		seen[r.Method+" "+r.Path] = r.Policy
 	}
 	for route, policy := range map[string]string{
-		"GET /.well-known/jwks.json":      "public",
-		"POST /oauth/token":               "client",
-		"GET /oauth/revocations":          "client",
-		"GET /userinfo":                   "bearer",
-		"POST /admin/v1/apikeys":          "permissions(apikeys:write)",
-		"DELETE /admin/v1/sessions/{sid}": "permissions(sessions:write)",
+		"GET /.well-known/jwks.json":       "public",
+		"POST /oauth/token":                "client",
+		"POST /oauth/device_authorization": "client",
+		"GET /device":                      "public",
+		"POST /device":                     "public",
+		"GET /oauth/revocations":           "client",
+		"GET /userinfo":                    "bearer",
+		"POST /admin/v1/apikeys":           "permissions(apikeys:write)",
+		"DELETE /admin/v1/sessions/{sid}":  "permissions(sessions:write)",
 	} {
 		if seen[route] != policy {
 			t.Errorf("%s: policy %q, want %q", route, seen[route], policy)
