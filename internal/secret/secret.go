@@ -30,9 +30,11 @@ func ID() string { return encode(16) }
 func encode(n int) string { return base64.RawURLEncoding.EncodeToString(randomBytes(n)) }
 
 // orderedEncoding is base64 with its alphabet in ASCII order, so that
-// encoded strings sort as the bytes they encode. Every character is
-// URL-safe.
-var orderedEncoding = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
+// encoded strings sort as the bytes they encode. Its characters are RFC
+// 3986's unreserved ones less "-" and ".": a value never starts with "-"
+// (which command lines take for a flag), and for the next decades every
+// ordered value starts with "0".
+var orderedEncoding = base64.NewEncoding("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~").WithPadding(base64.NoPadding)
 
 // OrderedID returns a new 128-bit identifier, 22 URL-safe characters,
 // that sorts by creation time: 48 bits of Unix milliseconds, then 80

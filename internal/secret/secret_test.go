@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,11 @@ func TestOrderedValuesSortByTime(t *testing.T) {
 		if len(id) != 22 || len(tok) != 51 || len(key) != 6+sha256.Size {
 			t.Fatalf("lengths: id %d, token %d, key %d; want 22, 51, 38", len(id), len(tok), len(key))
 		}
-		if strings.Trim(id+tok, "-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
+		if strings.Trim(id+tok[:8], "_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" || url.QueryEscape(id+tok) != id+tok {
 			t.Fatalf("%q or %q is not URL-safe", id, tok)
+		}
+		if id[0] == '-' || tok[0] == '-' {
+			t.Fatalf("%q or %q starts with a dash, which command lines take for a flag", id, tok)
 		}
 		if id <= prevID || key <= prevKey {
 			t.Fatalf("made at +%d ms: id %q after %q, key %x after %x: not in time order", i, id, prevID, key, prevKey)
@@ -95,7 +99,7 @@ func TestOrderedHash(t *testing.T) {
 		t.Error("two tokens share a key")
 	}
 	legacy := Token()
-	for _, s := range []string{legacy, "", tok[:50], tok + "x", "~~~~~~~~" + tok[8:]} {
+	for _, s := range []string{legacy, "", tok[:50], tok + "x", "--------" + tok[8:]} {
 		if got := OrderedHash(s); !bytes.Equal(got, Hash(s)) {
 			t.Errorf("OrderedHash(%q) = %x, want the plain Hash", s, got)
 		}
