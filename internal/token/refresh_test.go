@@ -404,8 +404,8 @@ func TestRevokeRefreshToken(t *testing.T) {
 
 // TestRefreshTokenMadeBeforeOrderedKeys: refresh tokens issued before
 // they carried a time prefix (43 characters, stored under their plain
-// SHA-256) still rotate, introspect and revoke after an upgrade; the
-// successor is of the new form.
+// SHA-256) still introspect and rotate after an upgrade, and are spent
+// once used; the successor is of the new form.
 func TestRefreshTokenMadeBeforeOrderedKeys(t *testing.T) {
 	f := newFixture(t)
 	r := f.mustRedeem(t, codeSpec{scopes: allScopes})
