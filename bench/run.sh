@@ -11,9 +11,9 @@
 # with request logs off on a free loopback port, waits until discovery
 # answers, then runs bench/load for: ceiling-sign, cc, refresh, introspect
 # (5,000 distinct tokens cycled), ceiling-static (a bare handler writing
-# fixed bytes), discovery, jwks, and cc and refresh again open loop at half
-# their measured peak (p99 at half peak). bench-web registers
-# id_token_signed_response_alg ES256, so refresh signs two ES256 tokens;
+# fixed bytes), discovery, jwks, and cc, refresh and refresh without id_token
+# again open loop at half their measured peak (p99 at half peak). bench-web
+# registers id_token_signed_response_alg ES256, so refresh signs two ES256 tokens;
 # "refresh, no id_token" runs the same with bench-web-lean, registered with
 # omit_refresh_id_token (one signature per refresh, OIDC Core 12.2).
 # Prints one Markdown table (req/s, p50, p99, errors, server CPU and memory
@@ -190,6 +190,10 @@ load "cc @ half peak" -scenario cc -client-secret "$cc_secret" -rate "$half"
 half=$(awk -v r="$(field refresh req/s)" 'BEGIN { printf "%.0f", r / 2 }')
 ((half > 0)) || die "refresh measured no successful requests: cannot run at half peak"
 load "refresh @ half peak" -scenario refresh -web-client-secret "$web_secret" -rate "$half"
+half=$(awk -v r="$(field "refresh, no id_token" req/s)" 'BEGIN { printf "%.0f", r / 2 }')
+((half > 0)) || die "refresh, no id_token measured no successful requests: cannot run at half peak"
+load "refresh, no id_token @ half peak" -scenario refresh -web-client-id bench-web-lean -web-client-secret "$lean_secret" \
+  -refresh-id-token=false -rate "$half"
 
 sleep 3
 idle=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status")
@@ -221,6 +225,7 @@ awk -v i="$(field introspect req/s)" -v ceil="$(field ceiling-static req/s)" \
   'BEGIN { if (ceil > 0) printf "introspect / ceiling-static: %.2f\n", i / ceil }'
 echo "p99 at half the cc peak: $(field "cc @ half peak" p99) (target < 10 ms)"
 echo "p99 at half the refresh peak: $(field "refresh @ half peak" p99) (target < 20 ms)"
+echo "p99 at half the refresh peak without id_token: $(field "refresh, no id_token @ half peak" p99) (target < 20 ms)"
 echo "server idle RSS 3 s after the runs: $idle MB (VmHWM $hwm MB)"
 
 warnings=$(grep -E '"level":"(WARN|ERROR)"' "$LOG" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' | sort | uniq -c || true)
