@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -128,7 +129,7 @@ func (m *Manager) Sign(alg, typ string, claims jwt.Claims) (string, error) {
 			return "", fmt.Errorf("%w HS256 (not configured)", ErrNoSigningKey)
 		}
 		method, key = jwt.SigningMethodHS256, m.hmacSecret
-		header, err = encodeHeader(HS256, "", typ)
+		header, err = cachedHeader(&m.hmacHeaders, HS256, "", typ)
 	} else {
 		k := m.snap.Load().signers[alg]
 		if k == nil {
@@ -188,14 +189,21 @@ func encodeHeader(alg, kid, typ string) (string, error) {
 // header returns the encoded JOSE header of k's tokens of type typ,
 // rendered at its first use.
 func (k *signingKey) header(typ string) (string, error) {
-	if h, ok := k.headers.Load(typ); ok {
+	return cachedHeader(&k.headers, k.alg, k.id, typ)
+}
+
+// cachedHeader returns encodeHeader(alg, kid, typ) from cache, keyed by
+// typ, rendering it at its first use. Callers keep one cache per alg and
+// kid; the typs are Gatehouse's own constants, so it stays small.
+func cachedHeader(cache *sync.Map, alg, kid, typ string) (string, error) {
+	if h, ok := cache.Load(typ); ok {
 		return h.(string), nil
 	}
-	h, err := encodeHeader(k.alg, k.id, typ)
+	h, err := encodeHeader(alg, kid, typ)
 	if err != nil {
 		return "", err
 	}
-	k.headers.Store(typ, h)
+	cache.Store(typ, h)
 	return h, nil
 }
 

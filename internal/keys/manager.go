@@ -104,6 +104,7 @@ type Manager struct {
 	accessAlg   string
 	required    []string // asymmetric algorithms that must have an active key
 	hmacSecret  []byte
+	hmacHeaders sync.Map // encoded HS256 headers by typ (cachedHeader)
 	maxTokenTTL time.Duration
 	prepublish  time.Duration
 	now         func() time.Time
