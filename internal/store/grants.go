@@ -174,9 +174,9 @@ type Grants interface {
 	// RotateRefreshTokenWith is RotateRefreshToken with iss decided by
 	// plan from the token, its grant and the grant's user (the zero User
 	// when the user no longer exists; without its PasswordHash, which no
-	// token needs), as read at the start of the rotation. An error from plan is returned as it is, with nothing
-	// written; plan must not call the store. ErrNotFound when the token
-	// is absent (plan is not called).
+	// token needs), as read at the start of the rotation. An error from
+	// plan is returned as it is, with nothing written; plan must not call
+	// the store. ErrNotFound when the token is absent (plan is not called).
 	RotateRefreshTokenWith(ctx context.Context, hash []byte, now time.Time, grace time.Duration, plan RotationPlan) (Grant, []Revocation, error)
 	// RevokeGrant marks the grant revoked, so none of its refresh tokens
 	// works again, and adds a RevokeJTI entry for each of its access tokens
